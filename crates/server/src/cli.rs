@@ -1,0 +1,233 @@
+//! Command-line interface (clap): `serve`, `config check`, `token create|list|revoke`.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use querypad::config::{Config, Overrides};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// SQL notebooks and a text-to-SQL agent in one server.
+#[derive(Debug, Parser)]
+#[command(name = "querypad", version, about)]
+struct Cli {
+    /// Configuration file (TOML). Default: ./querypad.toml when present.
+    #[arg(long, global = true, env = "QUERYPAD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (metadata database, key file, demo database).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8000].
+    #[arg(long)]
+    bind: Option<String>,
+    /// Deadline for a whole request, in seconds [default: 60].
+    #[arg(long, value_name = "SECS")]
+    request_timeout: Option<f64>,
+    /// Idle seconds a kept-alive connection may wait for its next request [default: 75].
+    #[arg(long, value_name = "SECS")]
+    keep_alive: Option<f64>,
+    /// Client connections served at once [default: 10000].
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// At shutdown, seconds for requests and agent runs to finish before runs are cancelled
+    /// [default: 45].
+    #[arg(long, value_name = "SECS")]
+    drain_timeout: Option<f64>,
+    /// Statement timeout for user databases, in seconds (DB_QUERY_TIMEOUT) [default: 30].
+    #[arg(long, value_name = "SECS")]
+    query_timeout: Option<f64>,
+    /// Rows returned when a request does not say [default: 1000].
+    #[arg(long, value_name = "N")]
+    max_rows: Option<usize>,
+    /// Do not register the bundled demo database on a fresh data directory.
+    #[arg(long)]
+    no_demo: bool,
+    /// Access log: a file (rotated daily), `-` for stderr, or `off` [default: -].
+    #[arg(long, value_name = "FILE")]
+    access_log: Option<String>,
+    /// Application/error log: a file (rotated daily) or `-` for stderr [default: -].
+    #[arg(long, value_name = "FILE")]
+    error_log: Option<String>,
+    /// Rotated log files kept [default: 14].
+    #[arg(long, value_name = "N")]
+    log_retention: Option<usize>,
+    /// Log level (error, warn, info, debug, trace) or a tracing filter (QUERYPAD_LOG) [default: info].
+    #[arg(long)]
+    log_level: Option<String>,
+    /// Log format (QUERYPAD_LOG_FORMAT) [default: text].
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Print the effective configuration (secrets redacted); exit 1 on any invalid value.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Create a token and print it once.
+    Create {
+        /// A name to recognise the token by.
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens (names and dates, never secrets).
+    List,
+    /// Delete a token.
+    Revoke {
+        /// The token's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn load(cli: &Cli, overrides: Overrides) -> anyhow::Result<Config> {
+    let mut overrides = overrides;
+    if overrides.data_dir.is_none() {
+        overrides.data_dir = cli.data_dir.clone();
+    }
+    Ok(Config::load(cli.config.as_deref(), &env, &overrides)?)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Serve(args) => {
+            let overrides = Overrides {
+                bind: args.bind.clone(),
+                data_dir: None,
+                request_timeout_secs: args.request_timeout,
+                query_timeout_secs: args.query_timeout,
+                default_max_rows: args.max_rows,
+                no_demo: args.no_demo,
+                keep_alive_secs: args.keep_alive,
+                max_connections: args.max_connections,
+                drain_timeout_secs: args.drain_timeout,
+                log_level: args.log_level.clone(),
+                log_format: args.log_format.map(|f| match f {
+                    LogFormat::Text => "text".to_string(),
+                    LogFormat::Json => "json".to_string(),
+                }),
+                app_log: args.error_log.clone(),
+                access_log: args.access_log.clone(),
+                log_retention: args.log_retention,
+            };
+            let config = load(&cli, overrides)?;
+            let _guards = querypad::logging::init(&config.log)?;
+            runtime()?.block_on(serve(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { action: ConfigAction::Check } => {
+            let config = load(&cli, Overrides::default())?;
+            print!("{}", config.redacted_toml());
+            eprintln!("configuration is valid");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { action } => {
+            let config = load(&cli, Overrides::default())?;
+            runtime()?.block_on(token(config, action))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let server = querypad::start(config).await?;
+    let addr = server.local_addr()?;
+    tracing::info!(%addr, "querypad listening on http://{addr}/");
+    server.serve(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn token(config: Config, action: &TokenAction) -> anyhow::Result<()> {
+    let store = querypad::open_store(&config).await?;
+    match action {
+        TokenAction::Create { name } => {
+            let t = store.create_token(name).await?;
+            println!("{}", t.secret);
+            eprintln!("token {:?} created; it is shown only once — store it now", t.record.name);
+        }
+        TokenAction::List => {
+            for t in store.list_tokens().await? {
+                println!(
+                    "{}\t{}\tcreated {}",
+                    t.id,
+                    t.name,
+                    t.created_at
+                );
+            }
+        }
+        TokenAction::Revoke { name } => {
+            if !store.revoke_token(name).await? {
+                anyhow::bail!("no token named {name:?}");
+            }
+            eprintln!("token {name:?} revoked");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
