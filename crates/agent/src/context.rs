@@ -32,7 +32,10 @@ pub struct ContextLimits {
 
 impl Default for ContextLimits {
     fn default() -> Self {
-        ContextLimits { max_columns: 400, max_examples: 5 }
+        ContextLimits {
+            max_columns: 400,
+            max_examples: 5,
+        }
     }
 }
 
@@ -136,11 +139,19 @@ impl Context {
         for &i in &in_order {
             render_table(&mut text, &catalog.tables[i], samples);
         }
-        let examples: Vec<Example> = examples.iter().rev().take(limits.max_examples).cloned().collect();
+        let examples: Vec<Example> = examples
+            .iter()
+            .rev()
+            .take(limits.max_examples)
+            .cloned()
+            .collect();
         Context {
             kind,
             schema_text: text,
-            tables: chosen.iter().map(|&i| table_ref(&catalog.tables[i])).collect(),
+            tables: chosen
+                .iter()
+                .map(|&i| table_ref(&catalog.tables[i]))
+                .collect(),
             examples,
             tables_total: catalog.tables.len(),
             columns_total,

@@ -43,7 +43,10 @@ pub fn check_read_only(db: &Database, sql: &str, max_rows: usize) -> Result<Chec
     querypad_sqlcheck::check(
         sql,
         dialect(db.kind()),
-        &Policy { allow_writes: false, max_rows: Some(max_rows as u64) },
+        &Policy {
+            allow_writes: false,
+            max_rows: Some(max_rows as u64),
+        },
     )
 }
 
@@ -55,6 +58,10 @@ pub async fn run(
     statement_timeout: Duration,
     deadline: Instant,
 ) -> Result<ResultSet, EngineError> {
-    let opts = QueryOptions { max_rows, statement_timeout, deadline };
+    let opts = QueryOptions {
+        max_rows,
+        statement_timeout,
+        deadline,
+    };
     db.query(&checked.sql, opts).await?.collect().await
 }

@@ -4,7 +4,9 @@
 use crate::context::{Context, dialect_name};
 use crate::events::{Event, EventSink};
 use crate::tools::{self, ToolContext};
-use querypad_llm::{CallLimits, ChatRequest, LlmError, Message, Part, Provider, Role, SystemPart, ToolSpec, Usage};
+use querypad_llm::{
+    CallLimits, ChatRequest, LlmError, Message, Part, Provider, Role, SystemPart, ToolSpec, Usage,
+};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,7 +105,11 @@ pub struct LlmGenerator {
 impl Generator {
     /// An LLM generator with an empty conversation.
     pub fn llm(settings: LlmSettings) -> Generator {
-        Generator::Llm(LlmGenerator { settings, messages: Vec::new(), started: false })
+        Generator::Llm(LlmGenerator {
+            settings,
+            messages: Vec::new(),
+            started: false,
+        })
     }
 
     /// Provider name for the run record.
@@ -138,7 +144,17 @@ impl Generator {
         match self {
             Generator::Unavailable(msg) => Err(GenError::Unavailable(msg.clone())),
             Generator::Llm(g) => {
-                g.propose(question, ctx, feedback, tool_ctx, per_call_timeout, iteration, sink, stats).await
+                g.propose(
+                    question,
+                    ctx,
+                    feedback,
+                    tool_ctx,
+                    per_call_timeout,
+                    iteration,
+                    sink,
+                    stats,
+                )
+                .await
             }
         }
     }
@@ -187,7 +203,9 @@ pub fn sql_from_text(text: &str) -> Option<(String, Option<String>)> {
         let before = text[..start].trim().to_string();
         Some((sql, if after.is_empty() { before } else { after }))
     };
-    let found = fenced("```sql").or_else(|| fenced("```SQL")).or_else(|| fenced("```"));
+    let found = fenced("```sql")
+        .or_else(|| fenced("```SQL"))
+        .or_else(|| fenced("```"));
     if let Some((sql, note)) = found
         && !sql.is_empty()
     {
@@ -219,7 +237,9 @@ impl LlmGenerator {
             self.started = true;
             let mut text = String::new();
             if !ctx.examples.is_empty() {
-                text.push_str("Earlier questions in this notebook and the SQL that answered them:\n");
+                text.push_str(
+                    "Earlier questions in this notebook and the SQL that answered them:\n",
+                );
                 for ex in &ctx.examples {
                     text.push_str(&format!("Q: {}\n```sql\n{}\n```\n", ex.question, ex.sql));
                 }
@@ -227,17 +247,30 @@ impl LlmGenerator {
             }
             text.push_str("Question: ");
             text.push_str(question);
-            self.messages.push(Message { role: Role::User, content: vec![Part::Text { text }] });
+            self.messages.push(Message {
+                role: Role::User,
+                content: vec![Part::Text { text }],
+            });
         } else if let Some(fb) = feedback {
             let part = match fb.tool_use_id {
-                Some(id) => Part::ToolResult { tool_use_id: id, content: fb.text, is_error: fb.is_error },
+                Some(id) => Part::ToolResult {
+                    tool_use_id: id,
+                    content: fb.text,
+                    is_error: fb.is_error,
+                },
                 None => Part::Text { text: fb.text },
             };
             self.push_user(part);
         }
         let system = vec![
-            SystemPart { text: instructions(ctx, tools_on), cache: false },
-            SystemPart { text: ctx.schema_text.clone(), cache: true },
+            SystemPart {
+                text: instructions(ctx, tools_on),
+                cache: false,
+            },
+            SystemPart {
+                text: ctx.schema_text.clone(),
+                cache: true,
+            },
         ];
         let mut tool_specs = Vec::new();
         if tools_on {
@@ -254,7 +287,10 @@ impl LlmGenerator {
                 temperature: Some(0.0),
             };
             let started = Instant::now();
-            let limits = CallLimits { per_call_timeout, deadline: tool_ctx.deadline };
+            let limits = CallLimits {
+                per_call_timeout,
+                deadline: tool_ctx.deadline,
+            };
             let result = self.call(&req, limits).await;
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             stats.calls += 1;
@@ -262,13 +298,28 @@ impl LlmGenerator {
             let resp = match result {
                 Ok(r) => r,
                 Err(e) => {
-                    sink(Event::LlmCall { iteration, ms, usage: Usage::default(), attempts: 0, error: Some(e.to_string()) });
+                    sink(Event::LlmCall {
+                        iteration,
+                        ms,
+                        usage: Usage::default(),
+                        attempts: 0,
+                        error: Some(e.to_string()),
+                    });
                     return Err(e.into());
                 }
             };
             stats.usage.add(resp.usage);
-            sink(Event::LlmCall { iteration, ms, usage: resp.usage, attempts: resp.attempts, error: None });
-            self.messages.push(Message { role: Role::Assistant, content: resp.content.clone() });
+            sink(Event::LlmCall {
+                iteration,
+                ms,
+                usage: resp.usage,
+                attempts: resp.attempts,
+                error: None,
+            });
+            self.messages.push(Message {
+                role: Role::Assistant,
+                content: resp.content.clone(),
+            });
 
             let mut text = String::new();
             let mut submit: Option<Proposal> = None;
@@ -280,7 +331,12 @@ impl LlmGenerator {
                     }
                     Part::ToolUse { id, name, input } if name == SUBMIT_TOOL => {
                         submit = Some(Proposal {
-                            sql: input.get("sql").and_then(|v| v.as_str()).unwrap_or("").trim().to_string(),
+                            sql: input
+                                .get("sql")
+                                .and_then(|v| v.as_str())
+                                .unwrap_or("")
+                                .trim()
+                                .to_string(),
                             explanation: input
                                 .get("explanation")
                                 .and_then(|v| v.as_str())
@@ -289,7 +345,9 @@ impl LlmGenerator {
                             tool_use_id: Some(id.clone()),
                         });
                     }
-                    Part::ToolUse { id, name, input } => explore.push((id.clone(), name.clone(), input.clone())),
+                    Part::ToolUse { id, name, input } => {
+                        explore.push((id.clone(), name.clone(), input.clone()))
+                    }
                     Part::ToolResult { .. } => {}
                 }
             }
@@ -314,7 +372,11 @@ impl LlmGenerator {
                     ms,
                     error: is_error.then(|| content.clone()),
                 });
-                results.push(Part::ToolResult { tool_use_id: id.clone(), content, is_error });
+                results.push(Part::ToolResult {
+                    tool_use_id: id.clone(),
+                    content,
+                    is_error,
+                });
             }
             if let Some(mut p) = submit {
                 if !results.is_empty() {
@@ -328,14 +390,24 @@ impl LlmGenerator {
             }
             if !results.is_empty() && rounds < self.settings.max_tool_rounds {
                 rounds += 1;
-                self.messages.push(Message { role: Role::User, content: results });
+                self.messages.push(Message {
+                    role: Role::User,
+                    content: results,
+                });
                 continue;
             }
             if !results.is_empty() {
-                self.messages.push(Message { role: Role::User, content: results });
+                self.messages.push(Message {
+                    role: Role::User,
+                    content: results,
+                });
             }
             return match sql_from_text(&text) {
-                Some((sql, explanation)) => Ok(Proposal { sql, explanation, tool_use_id: None }),
+                Some((sql, explanation)) => Ok(Proposal {
+                    sql,
+                    explanation,
+                    tool_use_id: None,
+                }),
                 None => Err(GenError::NoSql { reply: text }),
             };
         }
@@ -343,7 +415,10 @@ impl LlmGenerator {
 
     /// Parts to send with the next user turn (tool results that must precede new text).
     fn pending_results(&mut self, parts: Vec<Part>) {
-        self.messages.push(Message { role: Role::User, content: parts });
+        self.messages.push(Message {
+            role: Role::User,
+            content: parts,
+        });
     }
 
     /// Adds a user part, merging into a trailing user message (tool results and feedback must
@@ -360,18 +435,29 @@ impl LlmGenerator {
             }
             return;
         }
-        self.messages.push(Message { role: Role::User, content: vec![part] });
+        self.messages.push(Message {
+            role: Role::User,
+            content: vec![part],
+        });
     }
 
-    async fn call(&self, req: &ChatRequest, limits: CallLimits) -> Result<querypad_llm::ChatResponse, LlmError> {
+    async fn call(
+        &self,
+        req: &ChatRequest,
+        limits: CallLimits,
+    ) -> Result<querypad_llm::ChatResponse, LlmError> {
         let _permit = match &self.settings.permits {
-            Some(sem) => match tokio::time::timeout_at(limits.deadline, sem.clone().acquire_owned()).await {
-                Ok(Ok(p)) => Some(p),
-                Ok(Err(_)) => return Err(LlmError::Config("the provider is shutting down".into())),
-                Err(_) => {
-                    return Err(LlmError::Timeout(0));
+            Some(sem) => {
+                match tokio::time::timeout_at(limits.deadline, sem.clone().acquire_owned()).await {
+                    Ok(Ok(p)) => Some(p),
+                    Ok(Err(_)) => {
+                        return Err(LlmError::Config("the provider is shutting down".into()));
+                    }
+                    Err(_) => {
+                        return Err(LlmError::Timeout(0));
+                    }
                 }
-            },
+            }
             None => None,
         };
         self.settings.provider.chat(req, limits).await
@@ -384,7 +470,8 @@ mod tests {
 
     #[test]
     fn sql_is_found_in_the_usual_reply_shapes() {
-        let (sql, note) = sql_from_text("Here you go:\n```sql\nSELECT 1\n```\nIt returns one.").unwrap();
+        let (sql, note) =
+            sql_from_text("Here you go:\n```sql\nSELECT 1\n```\nIt returns one.").unwrap();
         assert_eq!(sql, "SELECT 1");
         assert_eq!(note.as_deref(), Some("It returns one."));
         assert_eq!(sql_from_text("```\nSELECT 2\n```").unwrap().0, "SELECT 2");

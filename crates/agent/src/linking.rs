@@ -64,7 +64,9 @@ pub fn stem(w: &str) -> String {
     if w.len() > 4 && w.ends_with("ies") {
         return format!("{}y", &w[..w.len() - 3]);
     }
-    if w.len() > 4 && (w.ends_with("sses") || w.ends_with("xes") || w.ends_with("ches") || w.ends_with("shes")) {
+    if w.len() > 4
+        && (w.ends_with("sses") || w.ends_with("xes") || w.ends_with("ches") || w.ends_with("shes"))
+    {
         return w[..w.len() - 2].to_string();
     }
     if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us") {
@@ -123,12 +125,20 @@ pub fn rank_tables(catalog: &Catalog, question: &str) -> Vec<Ranked> {
     for &i in &strong {
         let t = &catalog.tables[i];
         for fk in &t.foreign_keys {
-            if let Some(j) = catalog.tables.iter().position(|x| x.name.eq_ignore_ascii_case(&fk.ref_table)) {
+            if let Some(j) = catalog
+                .tables
+                .iter()
+                .position(|x| x.name.eq_ignore_ascii_case(&fk.ref_table))
+            {
                 bonus[j] += 1.0;
             }
         }
         for (j, other) in catalog.tables.iter().enumerate() {
-            if other.foreign_keys.iter().any(|fk| fk.ref_table.eq_ignore_ascii_case(&t.name)) {
+            if other
+                .foreign_keys
+                .iter()
+                .any(|fk| fk.ref_table.eq_ignore_ascii_case(&t.name))
+            {
                 bonus[j] += 0.75;
             }
         }
@@ -153,7 +163,10 @@ mod tests {
     fn words_split_identifiers_and_stem_plurals() {
         assert_eq!(words("InvoiceLine"), vec!["invoice", "line"]);
         assert_eq!(words("unit_price"), vec!["unit", "price"]);
-        assert_eq!(words("How many invoices per country?"), vec!["invoice", "country"]);
+        assert_eq!(
+            words("How many invoices per country?"),
+            vec!["invoice", "country"]
+        );
         assert_eq!(stem("categories"), "category");
         assert_eq!(stem("boxes"), "box");
         assert_eq!(stem("status"), "status");

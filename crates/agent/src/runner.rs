@@ -183,7 +183,11 @@ enum Stop {
 
 /// Awaits `fut` unless the deadline passes or the run is cancelled first (then `fut` is dropped,
 /// which cancels what it was doing).
-async fn race<T>(fut: impl std::future::Future<Output = T>, deadline: Instant, cancel: &CancellationToken) -> Result<T, Stop> {
+async fn race<T>(
+    fut: impl std::future::Future<Output = T>,
+    deadline: Instant,
+    cancel: &CancellationToken,
+) -> Result<T, Stop> {
     tokio::select! {
         biased;
         _ = cancel.cancelled() => Err(Stop::Cancelled),
@@ -193,7 +197,12 @@ async fn race<T>(fut: impl std::future::Future<Output = T>, deadline: Instant, c
 }
 
 fn normalize(sql: &str) -> String {
-    sql.split_whitespace().collect::<Vec<_>>().join(" ").trim_end_matches(';').trim().to_lowercase()
+    sql.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_end_matches(';')
+        .trim()
+        .to_lowercase()
 }
 
 /// Fetches the first rows of the best-ranked tables as sample values, in parallel, bounded by a
@@ -246,7 +255,10 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
         &input.question,
         &input.examples,
         &samples,
-        ContextLimits { max_columns: input.limits.context_columns, ..Default::default() },
+        ContextLimits {
+            max_columns: input.limits.context_columns,
+            ..Default::default()
+        },
     );
     timings.context = started.elapsed().as_secs_f64() * 1000.0;
     if !ctx.left_out.is_empty() {
@@ -284,7 +296,10 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
 
     while iteration < input.limits.max_iterations {
         iteration += 1;
-        let mut it = IterationTiming { iteration, ..Default::default() };
+        let mut it = IterationTiming {
+            iteration,
+            ..Default::default()
+        };
         let llm_before = stats.ms;
         let proposed = race(
             generator.propose(
@@ -305,17 +320,28 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
         let proposal = match proposed {
             Err(Stop::Deadline) => {
                 timings.per_iteration.push(it);
-                final_status = Some(stop_status(Stop::Deadline, &input.limits, last_good.is_some()));
+                final_status = Some(stop_status(
+                    Stop::Deadline,
+                    &input.limits,
+                    last_good.is_some(),
+                ));
                 break;
             }
             Err(Stop::Cancelled) => {
                 timings.per_iteration.push(it);
-                final_status = Some(stop_status(Stop::Cancelled, &input.limits, last_good.is_some()));
+                final_status = Some(stop_status(
+                    Stop::Cancelled,
+                    &input.limits,
+                    last_good.is_some(),
+                ));
                 break;
             }
             Ok(Err(GenError::NoSql { reply })) => {
                 let reason = "the reply contained no SQL".to_string();
-                sink(Event::IterationFailed { iteration, reason: reason.clone() });
+                sink(Event::IterationFailed {
+                    iteration,
+                    reason: reason.clone(),
+                });
                 timings.per_iteration.push(it);
                 let _ = reply;
                 feedback = Some(Feedback {
@@ -328,8 +354,18 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
             Ok(Err(GenError::Llm(e))) if e.is_transient() && Instant::now() < deadline => {
                 // A slow or overloaded provider costs an iteration, not the run: ask again
                 // (the conversation still ends with our last message) while time remains.
-                sink(Event::IterationFailed { iteration, reason: e.to_string() });
-                attempts.push(Attempt { iteration, sql: String::new(), outcome: "llm_error".into(), rows: None, error: Some(e.to_string()), sql_ms: 0.0 });
+                sink(Event::IterationFailed {
+                    iteration,
+                    reason: e.to_string(),
+                });
+                attempts.push(Attempt {
+                    iteration,
+                    sql: String::new(),
+                    outcome: "llm_error".into(),
+                    rows: None,
+                    error: Some(e.to_string()),
+                    sql_ms: 0.0,
+                });
                 timings.per_iteration.push(it);
                 last_llm_error = Some(e);
                 continue;
@@ -345,17 +381,30 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
         if let Some(budget) = input.limits.token_budget
             && stats.usage.total() > budget
         {
-            warnings.push(format!("the run used {} tokens, over its budget of {budget}", stats.usage.total()));
+            warnings.push(format!(
+                "the run used {} tokens, over its budget of {budget}",
+                stats.usage.total()
+            ));
         }
         if proposal.sql.trim().is_empty() {
             timings.per_iteration.push(it);
-            let why = proposal.explanation.clone().unwrap_or_else(|| "no reason given".into());
+            let why = proposal
+                .explanation
+                .clone()
+                .unwrap_or_else(|| "no reason given".into());
             final_status = Some((
                 Status::Failed,
                 format!("The model could not answer this question from the schema: {why}"),
                 Some("declined".into()),
             ));
-            attempts.push(Attempt { iteration, sql: String::new(), outcome: "declined".into(), rows: None, error: Some(why), sql_ms: 0.0 });
+            attempts.push(Attempt {
+                iteration,
+                sql: String::new(),
+                outcome: "declined".into(),
+                rows: None,
+                error: Some(why),
+                sql_ms: 0.0,
+            });
             break;
         }
         let key = normalize(&proposal.sql);
@@ -365,38 +414,83 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
             && normalize(&good.proposal.sql) == key
         {
             timings.per_iteration.push(it);
-            attempts.push(Attempt { iteration, sql: proposal.sql.clone(), outcome: "confirmed_empty".into(), rows: Some(0), error: None, sql_ms: 0.0 });
+            attempts.push(Attempt {
+                iteration,
+                sql: proposal.sql.clone(),
+                outcome: "confirmed_empty".into(),
+                rows: Some(0),
+                error: None,
+                sql_ms: 0.0,
+            });
             final_status = Some((Status::Succeeded, "The query ran and returned no rows; the model confirmed that an empty result answers the question.".into(), None));
             break;
         }
         if let Some(prev) = failed_sql.get(&key) {
             let reason = format!("this exact SQL was already tried and failed: {prev}");
-            sink(Event::IterationFailed { iteration, reason: reason.clone() });
-            attempts.push(Attempt { iteration, sql: proposal.sql.clone(), outcome: "repeated".into(), rows: None, error: Some(prev.clone()), sql_ms: 0.0 });
+            sink(Event::IterationFailed {
+                iteration,
+                reason: reason.clone(),
+            });
+            attempts.push(Attempt {
+                iteration,
+                sql: proposal.sql.clone(),
+                outcome: "repeated".into(),
+                rows: None,
+                error: Some(prev.clone()),
+                sql_ms: 0.0,
+            });
             timings.per_iteration.push(it);
             feedback = Some(Feedback {
                 tool_use_id: proposal.tool_use_id.clone(),
-                text: format!("You already submitted this exact SQL and it failed with: {prev}. It was not run again. Write a different query."),
+                text: format!(
+                    "You already submitted this exact SQL and it failed with: {prev}. It was not run again. Write a different query."
+                ),
                 is_error: true,
             });
             continue;
         }
         // Check.
-        let checked = match exec::check_read_only(&input.db, &proposal.sql, input.limits.preview_rows) {
+        let checked = match exec::check_read_only(
+            &input.db,
+            &proposal.sql,
+            input.limits.preview_rows,
+        ) {
             Ok(c) => {
-                sink(Event::SqlChecked { iteration, sql: proposal.sql.clone(), ok: true, error: None });
+                sink(Event::SqlChecked {
+                    iteration,
+                    sql: proposal.sql.clone(),
+                    ok: true,
+                    error: None,
+                });
                 c
             }
             Err(e) => {
                 let msg = format!("{} ({})", e, e.code());
-                sink(Event::SqlChecked { iteration, sql: proposal.sql.clone(), ok: false, error: Some(msg.clone()) });
-                sink(Event::IterationFailed { iteration, reason: msg.clone() });
-                attempts.push(Attempt { iteration, sql: proposal.sql.clone(), outcome: "refused".into(), rows: None, error: Some(msg.clone()), sql_ms: 0.0 });
+                sink(Event::SqlChecked {
+                    iteration,
+                    sql: proposal.sql.clone(),
+                    ok: false,
+                    error: Some(msg.clone()),
+                });
+                sink(Event::IterationFailed {
+                    iteration,
+                    reason: msg.clone(),
+                });
+                attempts.push(Attempt {
+                    iteration,
+                    sql: proposal.sql.clone(),
+                    outcome: "refused".into(),
+                    rows: None,
+                    error: Some(msg.clone()),
+                    sql_ms: 0.0,
+                });
                 failed_sql.insert(key, msg.clone());
                 timings.per_iteration.push(it);
                 feedback = Some(Feedback {
                     tool_use_id: proposal.tool_use_id.clone(),
-                    text: format!("The SQL was refused before running: {msg}. Write a single read-only SELECT."),
+                    text: format!(
+                        "The SQL was refused before running: {msg}. Write a single read-only SELECT."
+                    ),
                     is_error: true,
                 });
                 continue;
@@ -405,7 +499,13 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
         // Execute.
         let t0 = Instant::now();
         let ran = race(
-            exec::run(&input.db, &checked, input.limits.preview_rows, input.limits.statement_timeout, deadline),
+            exec::run(
+                &input.db,
+                &checked,
+                input.limits.preview_rows,
+                input.limits.statement_timeout,
+                deadline,
+            ),
             deadline,
             &input.cancel,
         )
@@ -416,16 +516,45 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
         timings.per_iteration.push(it);
         match ran {
             Err(stop) => {
-                sink(Event::SqlExecuted { iteration, sql: checked.sql.clone(), ms: sql_ms, rows: None, error: Some("stopped: the run's time ran out".into()) });
-                attempts.push(Attempt { iteration, sql: proposal.sql.clone(), outcome: "error".into(), rows: None, error: Some("interrupted".into()), sql_ms });
+                sink(Event::SqlExecuted {
+                    iteration,
+                    sql: checked.sql.clone(),
+                    ms: sql_ms,
+                    rows: None,
+                    error: Some("stopped: the run's time ran out".into()),
+                });
+                attempts.push(Attempt {
+                    iteration,
+                    sql: proposal.sql.clone(),
+                    outcome: "error".into(),
+                    rows: None,
+                    error: Some("interrupted".into()),
+                    sql_ms,
+                });
                 final_status = Some(stop_status(stop, &input.limits, last_good.is_some()));
                 break;
             }
             Ok(Err(e)) => {
                 let msg = format!("{} ({})", e, e.code());
-                sink(Event::SqlExecuted { iteration, sql: checked.sql.clone(), ms: sql_ms, rows: None, error: Some(msg.clone()) });
-                sink(Event::IterationFailed { iteration, reason: msg.clone() });
-                attempts.push(Attempt { iteration, sql: proposal.sql.clone(), outcome: "error".into(), rows: None, error: Some(msg.clone()), sql_ms });
+                sink(Event::SqlExecuted {
+                    iteration,
+                    sql: checked.sql.clone(),
+                    ms: sql_ms,
+                    rows: None,
+                    error: Some(msg.clone()),
+                });
+                sink(Event::IterationFailed {
+                    iteration,
+                    reason: msg.clone(),
+                });
+                attempts.push(Attempt {
+                    iteration,
+                    sql: proposal.sql.clone(),
+                    outcome: "error".into(),
+                    rows: None,
+                    error: Some(msg.clone()),
+                    sql_ms,
+                });
                 failed_sql.insert(key, msg.clone());
                 feedback = Some(Feedback {
                     tool_use_id: proposal.tool_use_id.clone(),
@@ -434,7 +563,13 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
                 });
             }
             Ok(Ok(rs)) => {
-                sink(Event::SqlExecuted { iteration, sql: checked.sql.clone(), ms: sql_ms, rows: Some(rs.row_count), error: None });
+                sink(Event::SqlExecuted {
+                    iteration,
+                    sql: checked.sql.clone(),
+                    ms: sql_ms,
+                    rows: Some(rs.row_count),
+                    error: None,
+                });
                 let empty = rs.row_count == 0;
                 attempts.push(Attempt {
                     iteration,
@@ -445,13 +580,28 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
                     sql_ms,
                 });
                 let tool_use_id = proposal.tool_use_id.clone();
-                last_good = Some(Good { proposal, executed: checked.sql.clone(), result: rs, iteration });
+                last_good = Some(Good {
+                    proposal,
+                    executed: checked.sql.clone(),
+                    result: rs,
+                    iteration,
+                });
                 if !empty {
-                    final_status = Some((Status::Succeeded, format!("Answered in {iteration} iteration{}.", if iteration == 1 { "" } else { "s" }), None));
+                    final_status = Some((
+                        Status::Succeeded,
+                        format!(
+                            "Answered in {iteration} iteration{}.",
+                            if iteration == 1 { "" } else { "s" }
+                        ),
+                        None,
+                    ));
                     break;
                 }
                 let reason = "the query returned no rows".to_string();
-                sink(Event::IterationFailed { iteration, reason: reason.clone() });
+                sink(Event::IterationFailed {
+                    iteration,
+                    reason: reason.clone(),
+                });
                 empty_sql = Some(key);
                 feedback = Some(Feedback {
                     tool_use_id,
@@ -464,9 +614,21 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
             && stats.usage.total() >= budget
         {
             final_status = Some(if last_good.is_some() {
-                (Status::Degraded, format!("The run reached its token budget ({budget} tokens); showing the last query that ran successfully."), Some("token_budget".into()))
+                (
+                    Status::Degraded,
+                    format!(
+                        "The run reached its token budget ({budget} tokens); showing the last query that ran successfully."
+                    ),
+                    Some("token_budget".into()),
+                )
             } else {
-                (Status::Failed, format!("The run reached its token budget ({budget} tokens) before any query ran successfully."), Some("token_budget".into()))
+                (
+                    Status::Failed,
+                    format!(
+                        "The run reached its token budget ({budget} tokens) before any query ran successfully."
+                    ),
+                    Some("token_budget".into()),
+                )
             });
             break;
         }
@@ -507,12 +669,20 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
     }
     timings.llm = stats.ms;
     timings.total = started.elapsed().as_secs_f64() * 1000.0;
-    sink(Event::Finished { status: status.as_str().into(), message: message.clone() });
+    sink(Event::Finished {
+        status: status.as_str().into(),
+        message: message.clone(),
+    });
     let keep = status != Status::Failed;
     let (sql, executed_sql, explanation, result) = match last_good.filter(|_| keep) {
         Some(g) => {
             let _ = g.iteration;
-            (Some(g.proposal.sql), Some(g.executed), g.proposal.explanation, Some(g.result))
+            (
+                Some(g.proposal.sql),
+                Some(g.executed),
+                g.proposal.explanation,
+                Some(g.result),
+            )
         }
         None => (None, None, None, None),
     };
@@ -532,17 +702,25 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
     }
 }
 
-fn stop_status(stop: Stop, limits: &AgentLimits, have_good: bool) -> (Status, String, Option<String>) {
+fn stop_status(
+    stop: Stop,
+    limits: &AgentLimits,
+    have_good: bool,
+) -> (Status, String, Option<String>) {
     let secs = limits.workflow_timeout.as_secs_f64();
     match (stop, have_good) {
         (Stop::Deadline, true) => (
             Status::Degraded,
-            format!("Time ran out after {secs:.0} s (agent.workflow_timeout_secs); showing the last query that ran successfully."),
+            format!(
+                "Time ran out after {secs:.0} s (agent.workflow_timeout_secs); showing the last query that ran successfully."
+            ),
             Some("deadline".into()),
         ),
         (Stop::Deadline, false) => (
             Status::Failed,
-            format!("Time ran out after {secs:.0} s before any query ran successfully. The LLM provider or the database may be slow; try again, or raise agent.workflow_timeout_secs."),
+            format!(
+                "Time ran out after {secs:.0} s before any query ran successfully. The LLM provider or the database may be slow; try again, or raise agent.workflow_timeout_secs."
+            ),
             Some("deadline".into()),
         ),
         (Stop::Cancelled, true) => (
@@ -550,7 +728,11 @@ fn stop_status(stop: Stop, limits: &AgentLimits, have_good: bool) -> (Status, St
             "The run was cancelled; showing the last query that ran successfully.".into(),
             Some("cancelled".into()),
         ),
-        (Stop::Cancelled, false) => (Status::Failed, "The run was cancelled before any query ran.".into(), Some("cancelled".into())),
+        (Stop::Cancelled, false) => (
+            Status::Failed,
+            "The run was cancelled before any query ran.".into(),
+            Some("cancelled".into()),
+        ),
     }
 }
 
@@ -562,10 +744,16 @@ fn generator_failure(e: &GenError) -> (String, String) {
         GenError::NoSql { .. } => ("no_sql".into(), "The model did not write any SQL.".into()),
         GenError::Llm(l) => {
             let hint = match l {
-                LlmError::Auth(_) => " Check the API key (ANTHROPIC_API_KEY or llm.openai_api_key).",
+                LlmError::Auth(_) => {
+                    " Check the API key (ANTHROPIC_API_KEY or llm.openai_api_key)."
+                }
                 LlmError::Config(_) => " Check the [llm] settings.",
-                LlmError::RateLimited(_) | LlmError::Overloaded(_) | LlmError::Server(_) => " The provider is busy; try again in a moment.",
-                LlmError::Timeout(_) => " The provider did not answer in time; try again, or raise agent.llm_call_timeout_secs.",
+                LlmError::RateLimited(_) | LlmError::Overloaded(_) | LlmError::Server(_) => {
+                    " The provider is busy; try again in a moment."
+                }
+                LlmError::Timeout(_) => {
+                    " The provider did not answer in time; try again, or raise agent.llm_call_timeout_secs."
+                }
                 LlmError::Network(_) => " Check the network path to the provider (llm base URL).",
                 LlmError::BadRequest(_) | LlmError::Malformed(_) => "",
             };

@@ -75,38 +75,44 @@ pub const DATABASE_TOOLS: &[ToolDef] = &[
     ToolDef {
         name: "describe_table",
         description: "Describe one table: columns with types and nullability, primary and foreign keys, and a few sample rows.",
-        schema: || json!({
-            "type": "object",
-            "properties": {"table": {"type": "string", "description": "Table name as listed by list_tables"}},
-            "required": ["table"],
-            "additionalProperties": false
-        }),
+        schema: || {
+            json!({
+                "type": "object",
+                "properties": {"table": {"type": "string", "description": "Table name as listed by list_tables"}},
+                "required": ["table"],
+                "additionalProperties": false
+            })
+        },
     },
     ToolDef {
         name: "sample_values",
         description: "Distinct values of one column (up to 20), to get filter values exactly right (spelling, case).",
-        schema: || json!({
-            "type": "object",
-            "properties": {
-                "table": {"type": "string"},
-                "column": {"type": "string"}
-            },
-            "required": ["table", "column"],
-            "additionalProperties": false
-        }),
+        schema: || {
+            json!({
+                "type": "object",
+                "properties": {
+                    "table": {"type": "string"},
+                    "column": {"type": "string"}
+                },
+                "required": ["table", "column"],
+                "additionalProperties": false
+            })
+        },
     },
     ToolDef {
         name: "run_query",
         description: "Run one read-only SQL statement and return its columns and rows (capped).",
-        schema: || json!({
-            "type": "object",
-            "properties": {
-                "sql": {"type": "string"},
-                "max_rows": {"type": "integer", "minimum": 1, "maximum": 1000}
-            },
-            "required": ["sql"],
-            "additionalProperties": false
-        }),
+        schema: || {
+            json!({
+                "type": "object",
+                "properties": {
+                    "sql": {"type": "string"},
+                    "max_rows": {"type": "integer", "minimum": 1, "maximum": 1000}
+                },
+                "required": ["sql"],
+                "additionalProperties": false
+            })
+        },
     },
 ];
 
@@ -115,7 +121,11 @@ pub fn specs(names: &[&str]) -> Vec<ToolSpec> {
     DATABASE_TOOLS
         .iter()
         .filter(|t| names.contains(&t.name))
-        .map(|t| ToolSpec { name: t.name.into(), description: t.description.into(), input_schema: (t.schema)() })
+        .map(|t| ToolSpec {
+            name: t.name.into(),
+            description: t.description.into(),
+            input_schema: (t.schema)(),
+        })
         .collect()
 }
 
@@ -126,10 +136,9 @@ fn find_table<'a>(catalog: &'a Catalog, name: &str) -> Option<&'a TableInfo> {
         .iter()
         .find(|t| table_ref(t) == wanted || t.name == wanted)
         .or_else(|| {
-            catalog
-                .tables
-                .iter()
-                .find(|t| table_ref(t).eq_ignore_ascii_case(wanted) || t.name.eq_ignore_ascii_case(wanted))
+            catalog.tables.iter().find(|t| {
+                table_ref(t).eq_ignore_ascii_case(wanted) || t.name.eq_ignore_ascii_case(wanted)
+            })
         })
 }
 
@@ -153,8 +162,12 @@ pub async fn call(name: &str, input: &Value, ctx: &ToolContext) -> Result<Value,
         })),
         "describe_table" => {
             let table = str_arg(input, "table")?;
-            let t = find_table(&ctx.catalog, table).ok_or_else(|| ToolError::UnknownTable(table.into()))?;
-            let sql = format!("SELECT * FROM {} LIMIT 3", quoted_table_ref(ctx.db.kind(), t));
+            let t = find_table(&ctx.catalog, table)
+                .ok_or_else(|| ToolError::UnknownTable(table.into()))?;
+            let sql = format!(
+                "SELECT * FROM {} LIMIT 3",
+                quoted_table_ref(ctx.db.kind(), t)
+            );
             let sample = run_sql(ctx, &sql, 3).await.ok();
             Ok(json!({
                 "name": table_ref(t),
@@ -169,12 +182,18 @@ pub async fn call(name: &str, input: &Value, ctx: &ToolContext) -> Result<Value,
         "sample_values" => {
             let table = str_arg(input, "table")?;
             let column = str_arg(input, "column")?;
-            let t = find_table(&ctx.catalog, table).ok_or_else(|| ToolError::UnknownTable(table.into()))?;
+            let t = find_table(&ctx.catalog, table)
+                .ok_or_else(|| ToolError::UnknownTable(table.into()))?;
             let col = t
                 .columns
                 .iter()
                 .find(|c| c.name.eq_ignore_ascii_case(column))
-                .ok_or_else(|| ToolError::BadArgument(format!("table {} has no column {column:?}", table_ref(t))))?;
+                .ok_or_else(|| {
+                    ToolError::BadArgument(format!(
+                        "table {} has no column {column:?}",
+                        table_ref(t)
+                    ))
+                })?;
             let kind = ctx.db.kind();
             let c = quote_ident(kind, &col.name);
             let sql = format!(
@@ -182,7 +201,9 @@ pub async fn call(name: &str, input: &Value, ctx: &ToolContext) -> Result<Value,
                 quoted_table_ref(kind, t)
             );
             let r = run_sql(ctx, &sql, 20).await?;
-            Ok(json!({"table": table_ref(t), "column": col.name, "values": r.rows.into_iter().filter_map(|mut row| row.pop()).collect::<Vec<_>>()}))
+            Ok(
+                json!({"table": table_ref(t), "column": col.name, "values": r.rows.into_iter().filter_map(|mut row| row.pop()).collect::<Vec<_>>()}),
+            )
         }
         "run_query" => {
             let sql = str_arg(input, "sql")?;
@@ -191,8 +212,9 @@ pub async fn call(name: &str, input: &Value, ctx: &ToolContext) -> Result<Value,
                 Some(v) => v
                     .as_u64()
                     .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| ToolError::BadArgument("max_rows must be an integer from 1 to 1000".into()))?
-                    as usize,
+                    .ok_or_else(|| {
+                        ToolError::BadArgument("max_rows must be an integer from 1 to 1000".into())
+                    })? as usize,
             };
             let r = run_sql(ctx, sql, max_rows).await?;
             Ok(serde_json::to_value(r).unwrap_or(Value::Null))
@@ -201,9 +223,19 @@ pub async fn call(name: &str, input: &Value, ctx: &ToolContext) -> Result<Value,
     }
 }
 
-async fn run_sql(ctx: &ToolContext, sql: &str, max_rows: usize) -> Result<querypad_engines::ResultSet, ToolError> {
+async fn run_sql(
+    ctx: &ToolContext,
+    sql: &str,
+    max_rows: usize,
+) -> Result<querypad_engines::ResultSet, ToolError> {
     let checked = exec::check_read_only(&ctx.db, sql, max_rows).map_err(exec::ExecError::from)?;
-    exec::run(&ctx.db, &checked, max_rows, ctx.statement_timeout, ctx.deadline)
-        .await
-        .map_err(|e| ToolError::Exec(e.into()))
+    exec::run(
+        &ctx.db,
+        &checked,
+        max_rows,
+        ctx.statement_timeout,
+        ctx.deadline,
+    )
+    .await
+    .map_err(|e| ToolError::Exec(e.into()))
 }

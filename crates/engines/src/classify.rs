@@ -41,11 +41,16 @@ pub(crate) fn classify(dialect: Dialect, err: sqlx::Error, timeout_ms: u64) -> E
 /// rustls reports handshake and certificate failures as I/O errors (`InvalidData` wrapping its
 /// own error); they are TLS problems, not an unreachable server.
 fn is_tls_failure(e: &std::io::Error) -> bool {
-    if !matches!(e.kind(), std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other) {
+    if !matches!(
+        e.kind(),
+        std::io::ErrorKind::InvalidData | std::io::ErrorKind::Other
+    ) {
         return false;
     }
     let text = e.to_string().to_ascii_lowercase();
-    ["certificate", "handshake", "tls", "alert received"].iter().any(|w| text.contains(w))
+    ["certificate", "handshake", "tls", "alert received"]
+        .iter()
+        .any(|w| text.contains(w))
 }
 
 fn postgres(db: &dyn DatabaseError, timeout_ms: u64) -> EngineError {

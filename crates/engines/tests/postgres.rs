@@ -67,7 +67,14 @@ async fn tls_modes() {
     // verifying, `verify-full` must refuse the unknown certificate authority.
     let db = open(&format!("{url}?sslmode=require"), false).await;
     assert!(db.ping(Duration::from_secs(5)).await.is_ok());
-    assert_eq!(scalar(&db, "SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()").await, json!("true"));
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+        )
+        .await,
+        json!("true")
+    );
     let db = open(&format!("{url}?sslmode=verify-full"), false).await;
     let err = db.ping(Duration::from_secs(5)).await.unwrap_err();
     assert!(matches!(err, EngineError::Tls(_)), "{err:?}");

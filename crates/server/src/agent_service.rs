@@ -61,7 +61,9 @@ pub fn llm_settings(config: &Config) -> Result<Option<LlmSettings>, querypad_llm
     Ok(Some(LlmSettings {
         provider: Provider::new(pc)?,
         tools,
-        permits: Some(Arc::new(tokio::sync::Semaphore::new(config.agent.max_concurrent_llm_calls))),
+        permits: Some(Arc::new(tokio::sync::Semaphore::new(
+            config.agent.max_concurrent_llm_calls,
+        ))),
         max_tokens: llm.max_tokens,
         max_tool_rounds: 3,
     }))
@@ -93,7 +95,10 @@ fn examples_from(cells: &[querypad_store::Cell]) -> Vec<Example> {
             let (first, rest) = c.source.split_once('\n')?;
             let q = first.strip_prefix("-- ")?.trim();
             let sql = rest.trim();
-            (!q.is_empty() && !sql.is_empty()).then(|| Example { question: q.into(), sql: sql.into() })
+            (!q.is_empty() && !sql.is_empty()).then(|| Example {
+                question: q.into(),
+                sql: sql.into(),
+            })
         })
         .collect()
 }
@@ -152,74 +157,109 @@ pub async fn start(state: &SharedState, req: StartRun) -> Result<Arc<RunHandle>,
     let state2 = state.clone();
     let h = handle.clone();
     let examples = examples_from(&cells);
-    let span = tracing::info_span!(parent: tracing::Span::current(), "agent_run", run_id = %handle.id);
-    state.tasks.spawn(tracing::Instrument::instrument(async move {
-        let _permit = permit;
-        let limits = limits(&state2.config);
-        let sink_handle = h.clone();
-        let sink: querypad_agent::EventSink = Arc::new(move |e: Event| {
-            match &e {
-                Event::LlmCall { ms, .. } => metrics::histogram!("querypad_llm_call_seconds").record(ms / 1000.0),
-                Event::SqlExecuted { ms, .. } => metrics::histogram!("querypad_sql_execution_seconds").record(ms / 1000.0),
-                _ => {}
-            }
-            sink_handle.push(&e);
-        });
-        let deadline = tokio::time::Instant::now() + limits.workflow_timeout;
-        let outcome = match tokio::time::timeout_at(
-            deadline,
-            state2.databases.catalog(&state2.store, &conn, false, limits.workflow_timeout),
-        )
-        .await
-        {
-            Ok(Ok(catalog)) => {
-                let input = RunInput {
-                    question: question.clone(),
-                    db,
-                    catalog: Arc::new(catalog.catalog.clone()),
-                    examples,
-                    limits,
-                    cancel: h.cancel.clone(),
-                    sink,
-                };
-                querypad_agent::run(input, &mut generator).await
-            }
-            Ok(Err(e)) => failed_outcome(format!("Could not read the database schema: {}", e.message), "schema_unavailable"),
-            Err(_) => failed_outcome("Time ran out while reading the database schema.".into(), "deadline"),
-        };
-        let cell_id = match (req.notebook_id, &outcome.sql) {
-            (Some(nb), Some(sql)) => append_cell(&state2, nb, conn.id, &question, sql, &outcome).await,
-            _ => None,
-        };
-        let response = response_json(&h.id, &question, conn.id, req.notebook_id, &generator, &outcome, cell_id);
-        metrics::histogram!("querypad_workflow_seconds").record(outcome.timings.total / 1000.0);
-        metrics::histogram!("querypad_agent_iterations").record(f64::from(outcome.iterations));
-        metrics::counter!("querypad_agent_runs_total", "status" => outcome.status.as_str()).increment(1);
-        metrics::counter!("querypad_llm_tokens_total", "kind" => "input").increment(outcome.usage.input_tokens);
-        metrics::counter!("querypad_llm_tokens_total", "kind" => "output").increment(outcome.usage.output_tokens);
-        metrics::gauge!("querypad_agent_runs_in_progress").decrement(1.0);
-        tracing::info!(
-            run_id = %h.id,
-            status = outcome.status.as_str(),
-            reason = outcome.reason.as_deref().unwrap_or(""),
-            iterations = outcome.iterations,
-            llm_ms = outcome.timings.llm,
-            sql_ms = outcome.timings.sql,
-            total_ms = outcome.timings.total,
-            input_tokens = outcome.usage.input_tokens,
-            output_tokens = outcome.usage.output_tokens,
-            "agent run finished"
-        );
-        h.finish(response.clone());
-        if let Err(e) = state2
-            .store
-            .finish_run(&h.id, outcome.status.as_str(), &response, &h.events_json(), cell_id)
+    let span =
+        tracing::info_span!(parent: tracing::Span::current(), "agent_run", run_id = %handle.id);
+    state.tasks.spawn(tracing::Instrument::instrument(
+        async move {
+            let _permit = permit;
+            let limits = limits(&state2.config);
+            let sink_handle = h.clone();
+            let sink: querypad_agent::EventSink = Arc::new(move |e: Event| {
+                match &e {
+                    Event::LlmCall { ms, .. } => {
+                        metrics::histogram!("querypad_llm_call_seconds").record(ms / 1000.0)
+                    }
+                    Event::SqlExecuted { ms, .. } => {
+                        metrics::histogram!("querypad_sql_execution_seconds").record(ms / 1000.0)
+                    }
+                    _ => {}
+                }
+                sink_handle.push(&e);
+            });
+            let deadline = tokio::time::Instant::now() + limits.workflow_timeout;
+            let outcome = match tokio::time::timeout_at(
+                deadline,
+                state2
+                    .databases
+                    .catalog(&state2.store, &conn, false, limits.workflow_timeout),
+            )
             .await
-        {
-            tracing::error!(run_id = %h.id, error = %e, "could not store the finished run");
-        }
-        state2.runs.expire_later(h.id.clone());
-    }, span));
+            {
+                Ok(Ok(catalog)) => {
+                    let input = RunInput {
+                        question: question.clone(),
+                        db,
+                        catalog: Arc::new(catalog.catalog.clone()),
+                        examples,
+                        limits,
+                        cancel: h.cancel.clone(),
+                        sink,
+                    };
+                    querypad_agent::run(input, &mut generator).await
+                }
+                Ok(Err(e)) => failed_outcome(
+                    format!("Could not read the database schema: {}", e.message),
+                    "schema_unavailable",
+                ),
+                Err(_) => failed_outcome(
+                    "Time ran out while reading the database schema.".into(),
+                    "deadline",
+                ),
+            };
+            let cell_id = match (req.notebook_id, &outcome.sql) {
+                (Some(nb), Some(sql)) => {
+                    append_cell(&state2, nb, conn.id, &question, sql, &outcome).await
+                }
+                _ => None,
+            };
+            let response = response_json(
+                &h.id,
+                &question,
+                conn.id,
+                req.notebook_id,
+                &generator,
+                &outcome,
+                cell_id,
+            );
+            metrics::histogram!("querypad_workflow_seconds").record(outcome.timings.total / 1000.0);
+            metrics::histogram!("querypad_agent_iterations").record(f64::from(outcome.iterations));
+            metrics::counter!("querypad_agent_runs_total", "status" => outcome.status.as_str())
+                .increment(1);
+            metrics::counter!("querypad_llm_tokens_total", "kind" => "input")
+                .increment(outcome.usage.input_tokens);
+            metrics::counter!("querypad_llm_tokens_total", "kind" => "output")
+                .increment(outcome.usage.output_tokens);
+            metrics::gauge!("querypad_agent_runs_in_progress").decrement(1.0);
+            tracing::info!(
+                run_id = %h.id,
+                status = outcome.status.as_str(),
+                reason = outcome.reason.as_deref().unwrap_or(""),
+                iterations = outcome.iterations,
+                llm_ms = outcome.timings.llm,
+                sql_ms = outcome.timings.sql,
+                total_ms = outcome.timings.total,
+                input_tokens = outcome.usage.input_tokens,
+                output_tokens = outcome.usage.output_tokens,
+                "agent run finished"
+            );
+            h.finish(response.clone());
+            if let Err(e) = state2
+                .store
+                .finish_run(
+                    &h.id,
+                    outcome.status.as_str(),
+                    &response,
+                    &h.events_json(),
+                    cell_id,
+                )
+                .await
+            {
+                tracing::error!(run_id = %h.id, error = %e, "could not store the finished run");
+            }
+            state2.runs.expire_later(h.id.clone());
+        },
+        span,
+    ));
     Ok(handle)
 }
 
@@ -240,7 +280,14 @@ fn failed_outcome(message: String, reason: &str) -> Outcome {
     }
 }
 
-async fn append_cell(state: &SharedState, notebook_id: i64, connection_id: i64, question: &str, sql: &str, outcome: &Outcome) -> Option<i64> {
+async fn append_cell(
+    state: &SharedState,
+    notebook_id: i64,
+    connection_id: i64,
+    question: &str,
+    sql: &str,
+    outcome: &Outcome,
+) -> Option<i64> {
     let nb = state.store.get_notebook(notebook_id).await.ok()?;
     let one_line = question.replace(['\n', '\r'], " ");
     let source = format!("-- {one_line}\n{sql}");
@@ -286,7 +333,12 @@ pub fn response_json(
     cell_id: Option<i64>,
 ) -> Value {
     let (columns, rows, row_count, truncated) = match &o.result {
-        Some(rs) => (json!(rs.columns), json!(rs.rows), json!(rs.row_count), json!(rs.truncated)),
+        Some(rs) => (
+            json!(rs.columns),
+            json!(rs.rows),
+            json!(rs.row_count),
+            json!(rs.truncated),
+        ),
         None => (json!([]), json!([]), json!(0), json!(false)),
     };
     json!({

@@ -158,7 +158,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
             runtime()?.block_on(serve(config))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config { action: ConfigAction::Check } => {
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
             let config = load(&cli, Overrides::default())?;
             print!("{}", config.redacted_toml());
             eprintln!("configuration is valid");
@@ -209,16 +211,14 @@ async fn token(config: Config, action: &TokenAction) -> anyhow::Result<()> {
         TokenAction::Create { name } => {
             let t = store.create_token(name).await?;
             println!("{}", t.secret);
-            eprintln!("token {:?} created; it is shown only once — store it now", t.record.name);
+            eprintln!(
+                "token {:?} created; it is shown only once — store it now",
+                t.record.name
+            );
         }
         TokenAction::List => {
             for t in store.list_tokens().await? {
-                println!(
-                    "{}\t{}\tcreated {}",
-                    t.id,
-                    t.name,
-                    t.created_at
-                );
+                println!("{}\t{}\tcreated {}", t.id, t.name, t.created_at);
             }
         }
         TokenAction::Revoke { name } => {

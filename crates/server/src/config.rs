@@ -261,10 +261,14 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
         overrides: &Overrides,
     ) -> Result<Config, ConfigError> {
-        let explicit = file.map(Path::to_path_buf).or_else(|| env("QUERYPAD_CONFIG").map(PathBuf::from));
+        let explicit = file
+            .map(Path::to_path_buf)
+            .or_else(|| env("QUERYPAD_CONFIG").map(PathBuf::from));
         let mut config = match explicit {
             Some(path) => Self::from_file(&path)?,
-            None if Path::new("querypad.toml").exists() => Self::from_file(Path::new("querypad.toml"))?,
+            None if Path::new("querypad.toml").exists() => {
+                Self::from_file(Path::new("querypad.toml"))?
+            }
             None => Config::default(),
         };
         config.apply_env(env)?;
@@ -354,7 +358,11 @@ impl Config {
             self.agent.enabled = match v.trim() {
                 "1" | "true" | "yes" | "on" => true,
                 "0" | "false" | "no" | "off" => false,
-                _ => return Err(ConfigError(format!("QUERYPAD_AGENT_ENABLED={v:?} must be true or false"))),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "QUERYPAD_AGENT_ENABLED={v:?} must be true or false"
+                    )));
+                }
             };
         }
         if let Some(v) = env("QUERYPAD_WORKFLOW_TIMEOUT") {
@@ -424,26 +432,45 @@ impl Config {
             if v.is_finite() && v > 0.0 && v <= 86_400.0 {
                 Ok(())
             } else {
-                Err(ConfigError(format!("{name} must be between 0 and 86400 seconds, got {v}")))
+                Err(ConfigError(format!(
+                    "{name} must be between 0 and 86400 seconds, got {v}"
+                )))
             }
         };
-        positive("server.request_timeout_secs", self.server.request_timeout_secs)?;
-        positive("database.query_timeout_secs", self.database.query_timeout_secs)?;
-        positive("database.connect_timeout_secs", self.database.connect_timeout_secs)?;
+        positive(
+            "server.request_timeout_secs",
+            self.server.request_timeout_secs,
+        )?;
+        positive(
+            "database.query_timeout_secs",
+            self.database.query_timeout_secs,
+        )?;
+        positive(
+            "database.connect_timeout_secs",
+            self.database.connect_timeout_secs,
+        )?;
         if self.server.max_body_bytes < 1024 {
-            return Err(ConfigError("server.max_body_bytes must be at least 1024".into()));
+            return Err(ConfigError(
+                "server.max_body_bytes must be at least 1024".into(),
+            ));
         }
         if self.database.max_rows_limit == 0 {
-            return Err(ConfigError("database.max_rows_limit must be at least 1".into()));
+            return Err(ConfigError(
+                "database.max_rows_limit must be at least 1".into(),
+            ));
         }
-        if self.database.default_max_rows == 0 || self.database.default_max_rows > self.database.max_rows_limit {
+        if self.database.default_max_rows == 0
+            || self.database.default_max_rows > self.database.max_rows_limit
+        {
             return Err(ConfigError(format!(
                 "database.default_max_rows must be between 1 and database.max_rows_limit ({}), got {}",
                 self.database.max_rows_limit, self.database.default_max_rows
             )));
         }
         if self.database.pool_max_connections == 0 {
-            return Err(ConfigError("database.pool_max_connections must be at least 1".into()));
+            return Err(ConfigError(
+                "database.pool_max_connections must be at least 1".into(),
+            ));
         }
         for (key, url) in [
             ("llm.anthropic_base_url", &self.llm.anthropic_base_url),
@@ -452,7 +479,9 @@ impl Config {
             if let Some(url) = url
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {
-                return Err(ConfigError(format!("{key} must start with http:// or https://, got {url:?}")));
+                return Err(ConfigError(format!(
+                    "{key} must start with http:// or https://, got {url:?}"
+                )));
             }
         }
         match self.llm.provider.as_str() {
@@ -465,7 +494,8 @@ impl Config {
             "anthropic" => {}
             "openai" if self.llm.openai_base_url.is_none() => {
                 return Err(ConfigError(
-                    "llm.provider = \"openai\" needs llm.openai_base_url (or OPENAI_BASE_URL)".into(),
+                    "llm.provider = \"openai\" needs llm.openai_base_url (or OPENAI_BASE_URL)"
+                        .into(),
                 ));
             }
             "openai" => {}
@@ -478,27 +508,48 @@ impl Config {
         positive("server.keep_alive_secs", self.server.keep_alive_secs)?;
         positive("server.drain_timeout_secs", self.server.drain_timeout_secs)?;
         if self.server.max_connections == 0 {
-            return Err(ConfigError("server.max_connections must be at least 1".into()));
+            return Err(ConfigError(
+                "server.max_connections must be at least 1".into(),
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
-            return Err(ConfigError(format!("log.format must be text or json, got {:?}", self.log.format)));
+            return Err(ConfigError(format!(
+                "log.format must be text or json, got {:?}",
+                self.log.format
+            )));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
-            return Err(ConfigError(format!("log.level {:?} is not a level or a tracing filter", self.log.level)));
+            return Err(ConfigError(format!(
+                "log.level {:?} is not a level or a tracing filter",
+                self.log.level
+            )));
         }
         if self.log.retention_files == 0 {
             return Err(ConfigError("log.retention_files must be at least 1".into()));
         }
-        positive("agent.workflow_timeout_secs", self.agent.workflow_timeout_secs)?;
-        positive("agent.llm_call_timeout_secs", self.agent.llm_call_timeout_secs)?;
+        positive(
+            "agent.workflow_timeout_secs",
+            self.agent.workflow_timeout_secs,
+        )?;
+        positive(
+            "agent.llm_call_timeout_secs",
+            self.agent.llm_call_timeout_secs,
+        )?;
         if self.agent.max_iterations == 0 || self.agent.max_iterations > 50 {
-            return Err(ConfigError("agent.max_iterations must be between 1 and 50".into()));
+            return Err(ConfigError(
+                "agent.max_iterations must be between 1 and 50".into(),
+            ));
         }
         if self.agent.preview_rows == 0 || self.agent.preview_rows > self.database.max_rows_limit {
-            return Err(ConfigError("agent.preview_rows must be between 1 and database.max_rows_limit".into()));
+            return Err(ConfigError(
+                "agent.preview_rows must be between 1 and database.max_rows_limit".into(),
+            ));
         }
         if self.agent.max_concurrent_runs == 0 || self.agent.max_concurrent_llm_calls == 0 {
-            return Err(ConfigError("agent.max_concurrent_runs and agent.max_concurrent_llm_calls must be at least 1".into()));
+            return Err(ConfigError(
+                "agent.max_concurrent_runs and agent.max_concurrent_llm_calls must be at least 1"
+                    .into(),
+            ));
         }
         Ok(())
     }
@@ -550,8 +601,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -560,8 +613,14 @@ mod tests {
         let dir = querypad_testkit::temp_dir();
         let file = dir.dir().join("q.toml");
         std::fs::write(&file, "[server]\nbind = \"127.0.0.1:9000\"\nrequest_timeout_secs = 5\n[database]\nquery_timeout_secs = 7\n").unwrap();
-        let env = env_of(&[("DB_QUERY_TIMEOUT", "12"), ("QUERYPAD_BIND", "127.0.0.1:9100")]);
-        let flags = Overrides { bind: Some("127.0.0.1:9200".into()), ..Default::default() };
+        let env = env_of(&[
+            ("DB_QUERY_TIMEOUT", "12"),
+            ("QUERYPAD_BIND", "127.0.0.1:9100"),
+        ]);
+        let flags = Overrides {
+            bind: Some("127.0.0.1:9200".into()),
+            ..Default::default()
+        };
         let c = Config::load(Some(&file), &env, &flags).unwrap();
         assert_eq!(c.server.bind, "127.0.0.1:9200");
         assert_eq!(c.database.query_timeout_secs, 12.0);
@@ -577,15 +636,33 @@ mod tests {
         assert!(err.to_string().contains("unknown field `bindd`"), "{err}");
         assert!(!err.to_string().contains('\n'), "{err}");
 
-        let err = Config::load(None, &env_of(&[("DB_QUERY_TIMEOUT", "soon")]), &Overrides::default()).unwrap_err();
-        assert_eq!(err.to_string(), "DB_QUERY_TIMEOUT=\"soon\" is not a valid number");
-        let err = Config::load(None, &env_of(&[("QUERYPAD_BIND", "localhost")]), &Overrides::default()).unwrap_err();
+        let err = Config::load(
+            None,
+            &env_of(&[("DB_QUERY_TIMEOUT", "soon")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "DB_QUERY_TIMEOUT=\"soon\" is not a valid number"
+        );
+        let err = Config::load(
+            None,
+            &env_of(&[("QUERYPAD_BIND", "localhost")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("server.bind"), "{err}");
     }
 
     #[test]
     fn the_api_key_never_shows() {
-        let c = Config::load(None, &env_of(&[("ANTHROPIC_API_KEY", "sk-ant-secret-value")]), &Overrides::default()).unwrap();
+        let c = Config::load(
+            None,
+            &env_of(&[("ANTHROPIC_API_KEY", "sk-ant-secret-value")]),
+            &Overrides::default(),
+        )
+        .unwrap();
         let shown = c.redacted_toml();
         assert!(!shown.contains("sk-ant-secret-value"));
         assert!(shown.contains("anthropic_api_key = \"***\""));

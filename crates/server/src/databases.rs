@@ -91,7 +91,10 @@ pub fn kind_name(k: Kind) -> &'static str {
 impl Databases {
     /// An empty registry using `settings` for every pool.
     pub fn new(settings: PoolSettings) -> Databases {
-        Databases { entries: Mutex::new(HashMap::new()), settings }
+        Databases {
+            entries: Mutex::new(HashMap::new()),
+            settings,
+        }
     }
 
     /// The pool for `conn`, creating it on first use.
@@ -105,7 +108,9 @@ impl Databases {
             .await
             .map_err(|e| ApiError::from(e).for_connection(conn.id, &conn.name))?;
         let mut entries = self.entries.lock().await;
-        let entry = entries.entry(conn.id).or_insert(Entry { db, catalog: None });
+        let entry = entries
+            .entry(conn.id)
+            .or_insert(Entry { db, catalog: None });
         Ok(entry.db.clone())
     }
 
@@ -126,7 +131,9 @@ impl Databases {
         timeout: Duration,
     ) -> Result<Arc<CachedCatalog>, ApiError> {
         if !refresh
-            && let Some(Entry { catalog: Some(c), .. }) = self.entries.lock().await.get(&conn.id)
+            && let Some(Entry {
+                catalog: Some(c), ..
+            }) = self.entries.lock().await.get(&conn.id)
         {
             return Ok(c.clone());
         }
@@ -135,7 +142,10 @@ impl Databases {
             .introspect(timeout)
             .await
             .map_err(|e| ApiError::from(e).for_connection(conn.id, &conn.name))?;
-        let cached = Arc::new(CachedCatalog { fetched_at: now_iso(), catalog });
+        let cached = Arc::new(CachedCatalog {
+            fetched_at: now_iso(),
+            catalog,
+        });
         if let Some(e) = self.entries.lock().await.get_mut(&conn.id) {
             e.catalog = Some(cached.clone());
         }

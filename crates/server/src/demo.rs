@@ -14,7 +14,10 @@ const CELLS: &[(CellKind, &str)] = &[
         CellKind::Markdown,
         "# Demo: the Chinook music store\n\nA sample database of artists, albums, tracks, customers and invoices. Run a cell, edit it, or ask a question in plain words.",
     ),
-    (CellKind::Sql, "SELECT Name FROM Artist ORDER BY Name LIMIT 10"),
+    (
+        CellKind::Sql,
+        "SELECT Name FROM Artist ORDER BY Name LIMIT 10",
+    ),
     (
         CellKind::Sql,
         "SELECT g.Name AS genre, count(*) AS tracks\nFROM Track t JOIN Genre g ON g.GenreId = t.GenreId\nGROUP BY g.Name\nORDER BY tracks DESC\nLIMIT 5",
@@ -37,7 +40,12 @@ pub async fn seed(store: &Store, data_dir: &Path) -> Result<(), StoreError> {
     }
     let dir = data_dir.join("demo");
     let path = dir.join("chinook.sqlite");
-    let io = |e: std::io::Error| StoreError::Invalid(format!("cannot write the demo database to {}: {e}", dir.display()));
+    let io = |e: std::io::Error| {
+        StoreError::Invalid(format!(
+            "cannot write the demo database to {}: {e}",
+            dir.display()
+        ))
+    };
     std::fs::create_dir_all(&dir).map_err(io)?;
     if !path.exists() {
         std::fs::write(&path, CHINOOK).map_err(io)?;
@@ -56,10 +64,22 @@ pub async fn seed(store: &Store, data_dir: &Path) -> Result<(), StoreError> {
     let nb = store.create_notebook("Demo", Some(conn.id)).await?;
     for (kind, source) in CELLS {
         store
-            .create_cell(nb.id, NewCell { kind: *kind, source: (*source).into(), position: None, connection_id: None })
+            .create_cell(
+                nb.id,
+                NewCell {
+                    kind: *kind,
+                    source: (*source).into(),
+                    position: None,
+                    connection_id: None,
+                },
+            )
             .await?;
     }
     store.meta_set("demo_seeded", "yes").await?;
-    tracing::info!(connection_id = conn.id, notebook_id = nb.id, "registered the demo database");
+    tracing::info!(
+        connection_id = conn.id,
+        notebook_id = nb.id,
+        "registered the demo database"
+    );
     Ok(())
 }

@@ -23,8 +23,17 @@ pub struct ApiError {
 
 impl ApiError {
     /// Builds an error.
-    pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError { status, code: code.into(), message: message.into(), retry_after: None }
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// 422 with `invalid_fields`.
@@ -34,13 +43,21 @@ impl ApiError {
 
     /// 404 for an unknown id.
     pub fn not_found(what: &str, id: impl std::fmt::Display) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, format!("{what}_not_found"), format!("{what} {id} not found"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("{what}_not_found"),
+            format!("{what} {id} not found"),
+        )
     }
 
     /// 500 for a fault on our side; the detail goes to the log, not the client.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %detail, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; see the server log")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an internal error occurred; see the server log",
+        )
     }
 
     /// The JSON body.
@@ -57,7 +74,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -65,7 +88,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (self.status, axum::Json(self.body())).into_response();
         if let Some(secs) = self.retry_after {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }

@@ -28,7 +28,10 @@ fn json_rejection(r: JsonRejection) -> ApiError {
         JsonRejection::JsonSyntaxError(e) => ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
-            format!("the request body is not valid JSON: {}", strip_prefix(&e.body_text())),
+            format!(
+                "the request body is not valid JSON: {}",
+                strip_prefix(&e.body_text())
+            ),
         ),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -64,7 +67,11 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
                 "not_found",
                 format!("no such resource: {}", e.body_text()),
             )),
-            Err(other) => Err(ApiError::new(other.status(), "bad_request", other.body_text())),
+            Err(other) => Err(ApiError::new(
+                other.status(),
+                "bad_request",
+                other.body_text(),
+            )),
         }
     }
 }
@@ -78,8 +85,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::invalid(e.body_text())),
-            Err(other) => Err(ApiError::new(other.status(), "bad_request", other.body_text())),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
+                Err(ApiError::invalid(e.body_text()))
+            }
+            Err(other) => Err(ApiError::new(
+                other.status(),
+                "bad_request",
+                other.body_text(),
+            )),
         }
     }
 }

@@ -72,8 +72,10 @@ pub enum StartError {
 /// Opens the data directory and metadata store named by `config`.
 pub async fn open_store(config: &Config) -> Result<Store, StartError> {
     let dir = &config.server.data_dir;
-    std::fs::create_dir_all(dir)
-        .map_err(|source| StartError::DataDir { path: dir.display().to_string(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    })?;
     let secrets = SecretBox::load_or_create(&config.secret_key_file())?;
     Ok(Store::open(&dir.join("querypad.db"), secrets).await?)
 }
@@ -91,12 +93,19 @@ pub async fn build_state(config: Config) -> Result<SharedState, StartError> {
     };
     let orphaned = store.fail_orphaned_runs().await?;
     if orphaned > 0 {
-        tracing::warn!(orphaned, "marked runs interrupted by the last stop as failed");
+        tracing::warn!(
+            orphaned,
+            "marked runs interrupted by the last stop as failed"
+        );
     }
     telemetry::install();
     let llm = agent_service::llm_settings(&config)?;
     match &llm {
-        Some(s) => tracing::info!(provider = s.provider.name(), model = s.provider.model(), "agent uses an LLM provider"),
+        Some(s) => tracing::info!(
+            provider = s.provider.name(),
+            model = s.provider.model(),
+            "agent uses an LLM provider"
+        ),
         None => tracing::info!("no LLM provider configured"),
     }
     let runs = Arc::new(runs::Runs::new(config.agent.max_concurrent_runs));
@@ -126,25 +135,46 @@ pub async fn check_exposure(state: &SharedState, addr: SocketAddr) -> Result<(),
 pub fn router(state: SharedState) -> Router {
     use routes::{agent, connections, health, notebooks, query};
     let api = Router::new()
-        .route("/api/v1/connections", get(connections::list).post(connections::create))
+        .route(
+            "/api/v1/connections",
+            get(connections::list).post(connections::create),
+        )
         .route(
             "/api/v1/connections/{id}",
-            get(connections::get).patch(connections::update).delete(connections::delete),
+            get(connections::get)
+                .patch(connections::update)
+                .delete(connections::delete),
         )
         .route("/api/v1/connections/{id}/test", post(connections::test))
         .route("/api/v1/connections/{id}/schema", get(connections::schema))
-        .route("/api/v1/notebooks", get(notebooks::list).post(notebooks::create))
+        .route(
+            "/api/v1/notebooks",
+            get(notebooks::list).post(notebooks::create),
+        )
         .route(
             "/api/v1/notebooks/{id}",
-            get(notebooks::get).patch(notebooks::update).delete(notebooks::delete),
+            get(notebooks::get)
+                .patch(notebooks::update)
+                .delete(notebooks::delete),
         )
-        .route("/api/v1/notebooks/{id}/cells", get(notebooks::list_cells).post(notebooks::create_cell))
-        .route("/api/v1/notebooks/{id}/cells/order", put(notebooks::reorder_cells))
+        .route(
+            "/api/v1/notebooks/{id}/cells",
+            get(notebooks::list_cells).post(notebooks::create_cell),
+        )
+        .route(
+            "/api/v1/notebooks/{id}/cells/order",
+            put(notebooks::reorder_cells),
+        )
         .route(
             "/api/v1/notebooks/{id}/cells/{cell_id}",
-            get(notebooks::get_cell).patch(notebooks::update_cell).delete(notebooks::delete_cell),
+            get(notebooks::get_cell)
+                .patch(notebooks::update_cell)
+                .delete(notebooks::delete_cell),
         )
-        .route("/api/v1/notebooks/{id}/cells/{cell_id}/run", post(notebooks::run_cell))
+        .route(
+            "/api/v1/notebooks/{id}/cells/{cell_id}/run",
+            post(notebooks::run_cell),
+        )
         .route("/api/v1/query", post(query::run))
         .route("/mcp_agent/text-to-sql/", post(agent::text_to_sql))
         .route("/mcp_agent/text-to-sql", post(agent::text_to_sql))
@@ -161,9 +191,17 @@ pub fn router(state: SharedState) -> Router {
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.server.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::auth))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::deadline))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::auth,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::deadline,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            middleware::panic_response,
+        ))
         .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }
@@ -200,12 +238,17 @@ impl Server {
     /// open connections, let requests and agent runs finish within `server.drain_timeout_secs`,
     /// cancel the runs still going (they answer `degraded`/`failed`, and their SSE streams get
     /// the final event), and close the pools and the store.
-    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         use hyper_util::rt::{TokioIo, TokioTimer};
         let state = self.state.clone();
         let app = router(state.clone());
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let limit = Arc::new(tokio::sync::Semaphore::new(state.config.server.max_connections));
+        let limit = Arc::new(tokio::sync::Semaphore::new(
+            state.config.server.max_connections,
+        ));
         let keep_alive = Duration::from_secs_f64(state.config.server.keep_alive_secs);
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
         let watchdog = spawn_watchdog(state.clone());
@@ -232,7 +275,10 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let svc = hyper_util::service::TowerToHyperService::new(app.clone());
             let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).keep_alive(true).header_read_timeout(keep_alive);
+            builder
+                .timer(TokioTimer::new())
+                .keep_alive(true)
+                .header_read_timeout(keep_alive);
             let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
             tokio::spawn(async move {
                 let _ = conn.await;
@@ -243,18 +289,31 @@ impl Server {
         state.draining.store(true, Ordering::SeqCst);
         let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         let drain = Duration::from_secs_f64(state.config.server.drain_timeout_secs);
-        tracing::info!(drain_secs = drain.as_secs_f64(), runs = state.runs.active(), "shutting down: no new connections; draining");
+        tracing::info!(
+            drain_secs = drain.as_secs_f64(),
+            runs = state.runs.active(),
+            "shutting down: no new connections; draining"
+        );
         let deadline = tokio::time::Instant::now() + drain;
         state.tasks.close();
         let connections = graceful.shutdown();
         let runs = async {
-            if tokio::time::timeout_at(deadline, state.tasks.wait()).await.is_err() {
-                tracing::warn!(runs = state.runs.active(), "drain timeout reached: cancelling the runs still going");
+            if tokio::time::timeout_at(deadline, state.tasks.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    runs = state.runs.active(),
+                    "drain timeout reached: cancelling the runs still going"
+                );
                 state.runs.shutdown.cancel();
                 let _ = tokio::time::timeout(Duration::from_secs(5), state.tasks.wait()).await;
             }
         };
-        let _ = tokio::time::timeout_at(deadline + Duration::from_secs(6), async { tokio::join!(runs, connections) }).await;
+        let _ = tokio::time::timeout_at(deadline + Duration::from_secs(6), async {
+            tokio::join!(runs, connections)
+        })
+        .await;
         if let Some(w) = watchdog {
             w.abort();
         }
@@ -277,7 +336,9 @@ fn spawn_watchdog(state: SharedState) -> Option<tokio::task::JoinHandle<()>> {
                 Ok(Ok(())) => {
                     let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
                 }
-                Ok(Err(e)) => tracing::error!(error = %e, "watchdog: metadata store unhealthy; not pinging"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "watchdog: metadata store unhealthy; not pinging")
+                }
                 Err(_) => tracing::error!("watchdog: metadata store did not answer; not pinging"),
             }
         }

@@ -31,25 +31,41 @@ pub struct LogError {
 
 type BoxedWriter = tracing_appender::non_blocking::NonBlocking;
 
-fn writer_for(dest: &str, retention: usize, guards: &mut Vec<WorkerGuard>) -> Result<BoxedWriter, LogError> {
+fn writer_for(
+    dest: &str,
+    retention: usize,
+    guards: &mut Vec<WorkerGuard>,
+) -> Result<BoxedWriter, LogError> {
     let (writer, guard) = if dest == "-" {
         tracing_appender::non_blocking(std::io::stderr())
     } else {
         let path = Path::new(dest);
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("querypad.log");
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("querypad.log");
         let (prefix, suffix) = match name.rsplit_once('.') {
             Some((p, s)) => (p.to_string(), s.to_string()),
             None => (name.to_string(), "log".to_string()),
         };
-        std::fs::create_dir_all(dir).map_err(|e| LogError { path: dest.into(), message: e.to_string() })?;
+        std::fs::create_dir_all(dir).map_err(|e| LogError {
+            path: dest.into(),
+            message: e.to_string(),
+        })?;
         let appender = RollingFileAppender::builder()
             .rotation(Rotation::DAILY)
             .filename_prefix(prefix)
             .filename_suffix(suffix)
             .max_log_files(retention)
             .build(dir)
-            .map_err(|e| LogError { path: dest.into(), message: e.to_string() })?;
+            .map_err(|e| LogError {
+                path: dest.into(),
+                message: e.to_string(),
+            })?;
         tracing_appender::non_blocking(appender)
     };
     guards.push(guard);
@@ -71,7 +87,10 @@ pub fn init(cfg: &LogConfig) -> Result<LogGuards, LogError> {
             .with_writer(app_writer)
             .boxed()
     } else {
-        tracing_subscriber::fmt::layer().with_ansi(false).with_writer(app_writer).boxed()
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(app_writer)
+            .boxed()
     };
     let _ = to_terminal;
     let app_layer = app_layer
@@ -82,12 +101,23 @@ pub fn init(cfg: &LogConfig) -> Result<LogGuards, LogError> {
     } else {
         let w = writer_for(&cfg.access_log, cfg.retention_files, &mut guards)?;
         let layer = if json {
-            tracing_subscriber::fmt::layer().json().with_current_span(false).with_span_list(false).with_writer(w).boxed()
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(false)
+                .with_span_list(false)
+                .with_writer(w)
+                .boxed()
         } else {
-            tracing_subscriber::fmt::layer().with_ansi(false).with_writer(w).boxed()
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(w)
+                .boxed()
         };
         Some(layer.with_filter(filter_fn(|m| m.target() == ACCESS_TARGET)))
     };
-    let _ = tracing_subscriber::registry().with(app_layer).with(access_layer).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(app_layer)
+        .with(access_layer)
+        .try_init();
     Ok(LogGuards(guards))
 }

@@ -1,9 +1,9 @@
 //! Cross-cutting request handling: the request deadline, bearer-token access, JSON answers for
 //! unknown routes and panics.
 
+use crate::RequestDeadline;
 use crate::error::ApiError;
 use crate::state::SharedState;
-use crate::RequestDeadline;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -49,7 +49,9 @@ pub async fn auth(State(state): State<SharedState>, req: Request, next: Next) ->
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(secret) = presented else {
-        return unauthorized("this server requires an API token: send Authorization: Bearer <token>");
+        return unauthorized(
+            "this server requires an API token: send Authorization: Bearer <token>",
+        );
     };
     match state.store.verify_token(secret).await {
         Ok(Some(_)) => next.run(req).await,

@@ -24,7 +24,8 @@ struct Route(String);
 
 fn valid_id(v: &HeaderValue) -> Option<String> {
     let s = v.to_str().ok()?;
-    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_string())
+    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| s.to_string())
 }
 
 fn new_id() -> String {
@@ -35,7 +36,10 @@ fn new_id() -> String {
 
 /// Inner layer (route layer): remembers the matched route template.
 pub async fn record_route(req: Request, next: Next) -> axum::response::Response {
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
     let mut resp = next.run(req).await;
     if let Some(r) = route {
         resp.extensions_mut().insert(Route(r));
@@ -45,19 +49,35 @@ pub async fn record_route(req: Request, next: Next) -> axum::response::Response 
 
 /// Outer layer: request id, span, metrics, access log.
 pub async fn observe(mut req: Request, next: Next) -> axum::response::Response {
-    let id = req.headers().get("x-request-id").and_then(valid_id).unwrap_or_else(new_id);
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(valid_id)
+        .unwrap_or_else(new_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().to_string();
     let span = tracing::info_span!("request", request_id = %id);
     let started = Instant::now();
     metrics::gauge!("querypad_http_requests_in_flight").increment(1.0);
     let mut resp = next.run(req).instrument(span).await;
-    let route = resp.extensions().get::<Route>().map(|r| r.0.clone()).unwrap_or_else(|| "unmatched".into());
+    let route = resp
+        .extensions()
+        .get::<Route>()
+        .map(|r| r.0.clone())
+        .unwrap_or_else(|| "unmatched".into());
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
     let status = resp.status().as_u16();
-    let done = Done { id, method, route, status, started, bytes: 0, logged: false };
+    let done = Done {
+        id,
+        method,
+        route,
+        status,
+        started,
+        bytes: 0,
+        logged: false,
+    };
     resp.map(|body| Body::new(Counted { inner: body, done }))
 }
 
@@ -105,7 +125,10 @@ impl HttpBody for Counted {
     type Data = axum::body::Bytes;
     type Error = axum::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {

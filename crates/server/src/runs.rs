@@ -59,7 +59,10 @@ impl RunHandle {
         let mut data = serde_json::to_value(event).unwrap_or(Value::Null);
         if let Some(obj) = data.as_object_mut() {
             obj.remove("type");
-            obj.insert("elapsed_ms".into(), json!(self.started.elapsed().as_secs_f64() * 1000.0));
+            obj.insert(
+                "elapsed_ms".into(),
+                json!(self.started.elapsed().as_secs_f64() * 1000.0),
+            );
         }
         self.append(event.kind().to_string(), data);
     }
@@ -91,7 +94,11 @@ impl RunHandle {
 
     /// The final response, once finished.
     pub fn response(&self) -> Option<Value> {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).response.clone()
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .response
+            .clone()
     }
 
     /// The events so far as JSON (stored with the run).
@@ -169,7 +176,11 @@ impl Runs {
 
     /// A run still in memory.
     pub fn get(&self, id: &str) -> Option<Arc<RunHandle>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
     }
 
     /// Runs in memory that have not finished.
@@ -188,7 +199,10 @@ impl Runs {
         tokio::spawn(async move {
             tokio::time::sleep(KEEP_FINISHED).await;
             if let Some(runs) = runs.upgrade() {
-                runs.map.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                runs.map
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
             }
         });
     }

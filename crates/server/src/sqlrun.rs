@@ -10,9 +10,9 @@
 use crate::error::ApiError;
 use crate::state::SharedState;
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::body::Bytes;
 use querypad_engines::{Kind, QueryOptions, RowStream, StreamItem};
 use querypad_sqlcheck::{Checked, Dialect, Policy};
 use querypad_store::Connection;
@@ -76,7 +76,10 @@ pub async fn start(
 ) -> Result<Started, ApiError> {
     let connection = state.store.get_connection(connection_id).await?;
     let db = state.databases.get(&state.store, &connection).await?;
-    let policy = Policy { allow_writes: connection.allow_writes, max_rows: Some(max_rows as u64) };
+    let policy = Policy {
+        allow_writes: connection.allow_writes,
+        max_rows: Some(max_rows as u64),
+    };
     let checked = querypad_sqlcheck::check(sql, dialect(db.kind()), &policy)?;
     let started = StdInstant::now();
     let opts = QueryOptions {
@@ -91,7 +94,13 @@ pub async fn start(
         Some(Err(e)) => return Err(for_conn(e)),
         None => None,
     };
-    Ok(Started { connection, checked, stream, first, started })
+    Ok(Started {
+        connection,
+        checked,
+        stream,
+        first,
+        started,
+    })
 }
 
 enum Phase {
@@ -121,7 +130,11 @@ impl Streamer {
                 buf.extend_from_slice(b",\"sql\":");
                 write_json(&mut buf, &self.run.checked.sql);
                 buf.extend_from_slice(b",\"limit_added\":");
-                buf.extend_from_slice(if self.run.checked.limit_added { b"true" } else { b"false" });
+                buf.extend_from_slice(if self.run.checked.limit_added {
+                    b"true"
+                } else {
+                    b"false"
+                });
                 buf.extend_from_slice(b",\"columns\":");
                 write_json(&mut buf, &self.run.stream.columns);
                 buf.extend_from_slice(b",\"rows\":[");
@@ -145,7 +158,12 @@ impl Streamer {
                         }
                         self.rows += rows.len() as u64;
                     }
-                    Some(Ok(StreamItem::End { row_count, truncated, elapsed, rows_affected })) => {
+                    Some(Ok(StreamItem::End {
+                        row_count,
+                        truncated,
+                        elapsed,
+                        rows_affected,
+                    })) => {
                         self.phase = Phase::Done;
                         let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
                         let tail = serde_json::json!({
@@ -164,7 +182,8 @@ impl Streamer {
                     }
                     Some(Err(e)) => {
                         self.phase = Phase::Done;
-                        let err = ApiError::from(e).for_connection(self.run.connection.id, &self.run.connection.name);
+                        let err = ApiError::from(e)
+                            .for_connection(self.run.connection.id, &self.run.connection.name);
                         let elapsed_ms = self.run.started.elapsed().as_secs_f64() * 1000.0;
                         self.finish(serde_json::json!({
                             "row_count": self.rows, "truncated": false, "elapsed_ms": elapsed_ms,
@@ -222,9 +241,18 @@ fn append_members(buf: &mut Vec<u8>, obj: &serde_json::Value) {
 
 /// Streams a started statement as the response body.
 pub fn respond(state: SharedState, run: Started, on_finish: OnFinish) -> Response {
-    let streamer = Streamer { state, run, phase: Phase::Head, first_row: true, rows: 0, on_finish };
+    let streamer = Streamer {
+        state,
+        run,
+        phase: Phase::Head,
+        first_row: true,
+        rows: 0,
+        on_finish,
+    };
     let body = futures_util::stream::unfold(streamer, |mut s| async move {
-        s.next_chunk().await.map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), s))
+        s.next_chunk()
+            .await
+            .map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), s))
     });
     (
         StatusCode::OK,

@@ -16,10 +16,16 @@ pub fn install() -> Option<PrometheusHandle> {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
-                .and_then(|b| b.set_buckets_for_metric(Matcher::Full("querypad_agent_iterations".into()), &[1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0]));
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("querypad_agent_iterations".into()),
+                        &[1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0],
+                    )
+                });
             match builder.and_then(|b| b.install_recorder()) {
                 Ok(h) => {
-                    metrics::gauge!("querypad_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+                    metrics::gauge!("querypad_build_info", "version" => env!("CARGO_PKG_VERSION"))
+                        .set(1.0);
                     Some(h)
                 }
                 Err(e) => {

@@ -4,7 +4,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Now as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub fn now_iso() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     iso_from_unix_millis(d.as_millis() as i64)
 }
 
@@ -36,7 +38,13 @@ mod tests {
     #[test]
     fn known_instants() {
         assert_eq!(super::iso_from_unix_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::iso_from_unix_millis(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(super::iso_from_unix_millis(1_796_036_645_000), "2026-11-30T11:04:05.000Z");
+        assert_eq!(
+            super::iso_from_unix_millis(951_782_400_123),
+            "2000-02-29T00:00:00.123Z"
+        );
+        assert_eq!(
+            super::iso_from_unix_millis(1_796_036_645_000),
+            "2026-11-30T11:04:05.000Z"
+        );
     }
 }

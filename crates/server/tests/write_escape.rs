@@ -95,8 +95,19 @@ const SQLITE: &[&str] = &[
 ];
 
 /// What a user would check after an attack: same rows, same sum, same tables.
-async fn fingerprint(s: &TestServer, conn: i64, t: &str, tables_sql: &str, extra: Option<&str>) -> Value {
-    let rows = s.query(conn, &format!("SELECT count(*) AS n, sum(v) AS total, max(id) AS top FROM {t}")).await;
+async fn fingerprint(
+    s: &TestServer,
+    conn: i64,
+    t: &str,
+    tables_sql: &str,
+    extra: Option<&str>,
+) -> Value {
+    let rows = s
+        .query(
+            conn,
+            &format!("SELECT count(*) AS n, sum(v) AS total, max(id) AS top FROM {t}"),
+        )
+        .await;
     assert_eq!(rows.status, 200, "{}", rows.text);
     let tables = s.query(conn, tables_sql).await;
     assert_eq!(tables.status, 200, "{}", tables.text);
@@ -121,7 +132,11 @@ async fn run_corpus(s: &TestServer, ro: i64, statements: &[&str], t: &str, seq: 
             r.text
         );
         let msg = r.body["error"]["message"].as_str().unwrap_or_default();
-        assert!(!msg.is_empty(), "refusal without a message for {sql:?}: {}", r.text);
+        assert!(
+            !msg.is_empty(),
+            "refusal without a message for {sql:?}: {}",
+            r.text
+        );
         n += 1;
     }
     n
@@ -129,11 +144,21 @@ async fn run_corpus(s: &TestServer, ro: i64, statements: &[&str], t: &str, seq: 
 
 #[tokio::test]
 async fn no_write_escapes_on_postgres() {
-    let Some(url) = querypad_testkit::pg_url("querypad_test") else { return };
+    let Some(url) = querypad_testkit::pg_url("querypad_test") else {
+        return;
+    };
     let s = start().await;
     let u = querypad_testkit::unique();
     let (t, seq) = (format!("escape_canary_{u}"), format!("escape_seq_{u}"));
-    let rw = s.post("/api/v1/connections", json!({"name": "rw", "url": url, "allow_writes": true})).await.body["id"].as_i64().unwrap();
+    let rw = s
+        .post(
+            "/api/v1/connections",
+            json!({"name": "rw", "url": url, "allow_writes": true}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
     let ro = s.connect_url("ro", &url).await;
     for sql in [
         format!("CREATE TABLE {t} (id INT PRIMARY KEY, v INT)"),
@@ -146,9 +171,13 @@ async fn no_write_escapes_on_postgres() {
     let tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema')";
     let seq_value = format!("SELECT last_value, is_called FROM {seq}");
     let before = fingerprint(&s, ro, &t, tables, Some(&seq_value)).await;
-    let n = run_corpus(&s, ro, COMMON, &t, &seq).await + run_corpus(&s, ro, POSTGRES, &t, &seq).await;
+    let n =
+        run_corpus(&s, ro, COMMON, &t, &seq).await + run_corpus(&s, ro, POSTGRES, &t, &seq).await;
     assert!(n >= 40, "corpus has {n} cases");
-    assert_eq!(fingerprint(&s, ro, &t, tables, Some(&seq_value)).await, before);
+    assert_eq!(
+        fingerprint(&s, ro, &t, tables, Some(&seq_value)).await,
+        before
+    );
     assert!(!std::path::Path::new("/tmp/querypad_escape_pwned").exists());
     s.query(rw, &format!("DROP TABLE {t}")).await;
     s.query(rw, &format!("DROP SEQUENCE {seq}")).await;
@@ -157,10 +186,20 @@ async fn no_write_escapes_on_postgres() {
 
 #[tokio::test]
 async fn no_write_escapes_on_mariadb() {
-    let Some(url) = querypad_testkit::mysql_url("querypad_test") else { return };
+    let Some(url) = querypad_testkit::mysql_url("querypad_test") else {
+        return;
+    };
     let s = start().await;
     let t = format!("escape_canary_{}", querypad_testkit::unique());
-    let rw = s.post("/api/v1/connections", json!({"name": "rw", "url": url, "allow_writes": true})).await.body["id"].as_i64().unwrap();
+    let rw = s
+        .post(
+            "/api/v1/connections",
+            json!({"name": "rw", "url": url, "allow_writes": true}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
     let ro = s.connect_url("ro", &url).await;
     for sql in [
         format!("CREATE TABLE {t} (id INT PRIMARY KEY, v INT)"),
@@ -186,8 +225,24 @@ async fn no_write_escapes_on_sqlite() {
     let s = start().await;
     let copy = querypad_testkit::demo_sqlite_copy();
     let path = copy.path().display().to_string();
-    let rw = s.post("/api/v1/connections", json!({"name": "rw", "kind": "sqlite", "path": path, "allow_writes": true})).await.body["id"].as_i64().unwrap();
-    let ro = s.post("/api/v1/connections", json!({"name": "ro", "kind": "sqlite", "path": path})).await.body["id"].as_i64().unwrap();
+    let rw = s
+        .post(
+            "/api/v1/connections",
+            json!({"name": "rw", "kind": "sqlite", "path": path, "allow_writes": true}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let ro = s
+        .post(
+            "/api/v1/connections",
+            json!({"name": "ro", "kind": "sqlite", "path": path}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
     let t = "escape_canary";
     for sql in [
         format!("CREATE TABLE {t} (id INTEGER PRIMARY KEY, v INTEGER)"),

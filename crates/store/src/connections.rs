@@ -124,7 +124,10 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(StoreError::NotFound { what: "connection", id })?;
+        .ok_or(StoreError::NotFound {
+            what: "connection",
+            id,
+        })?;
         from_row(&row)
     }
 
@@ -136,7 +139,10 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         match sealed {
-            None => Err(StoreError::NotFound { what: "connection", id }),
+            None => Err(StoreError::NotFound {
+                what: "connection",
+                id,
+            }),
             Some(None) => Ok(None),
             Some(Some(bytes)) => self.secrets.open(&bytes).map(Some),
         }
@@ -144,7 +150,11 @@ impl Store {
 
     /// Inserts a connection; a taken name is `Conflict`.
     pub async fn create_connection(&self, c: NewConnection) -> Result<Connection, StoreError> {
-        let sealed = c.password.as_deref().map(|p| self.secrets.seal(p)).transpose()?;
+        let sealed = c
+            .password
+            .as_deref()
+            .map(|p| self.secrets.seal(p))
+            .transpose()?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO connections (name, kind, host, port, database, username, password_enc, path, tls_mode, allow_writes) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -177,7 +187,10 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?;
         if exists.is_none() {
-            return Err(StoreError::NotFound { what: "connection", id });
+            return Err(StoreError::NotFound {
+                what: "connection",
+                id,
+            });
         }
         let conflict = format!(
             "a connection named {:?} already exists",
@@ -185,12 +198,16 @@ impl Store {
         );
         macro_rules! set {
             ($col:literal, $val:expr) => {
-                sqlx::query(concat!("UPDATE connections SET ", $col, " = ? WHERE id = ?"))
-                    .bind($val)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| StoreError::from_write(e, &conflict))?;
+                sqlx::query(concat!(
+                    "UPDATE connections SET ",
+                    $col,
+                    " = ? WHERE id = ?"
+                ))
+                .bind($val)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::from_write(e, &conflict))?;
             };
         }
         if let Some(v) = p.name {
@@ -236,7 +253,10 @@ impl Store {
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { what: "connection", id });
+            return Err(StoreError::NotFound {
+                what: "connection",
+                id,
+            });
         }
         Ok(())
     }

@@ -74,12 +74,15 @@ impl SecretBox {
             return Err(StoreError::Crypto("stored secret is truncated".into()));
         }
         let (nonce, ct) = sealed.split_at(24);
-        let pt = self.cipher.decrypt(XNonce::from_slice(nonce), ct).map_err(|_| {
-            StoreError::Crypto(
+        let pt = self
+            .cipher
+            .decrypt(XNonce::from_slice(nonce), ct)
+            .map_err(|_| {
+                StoreError::Crypto(
                 "a stored password cannot be decrypted: the key file does not match this database"
                     .into(),
             )
-        })?;
+            })?;
         String::from_utf8(pt).map_err(|_| StoreError::Crypto("stored secret is not UTF-8".into()))
     }
 }
@@ -93,9 +96,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts
-        .open(path)
-        .map_err(|e| StoreError::Crypto(format!("cannot create key file {}: {e}", path.display())))?;
+    let mut f = opts.open(path).map_err(|e| {
+        StoreError::Crypto(format!("cannot create key file {}: {e}", path.display()))
+    })?;
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
         .map_err(|e| StoreError::Crypto(format!("cannot write key file {}: {e}", path.display())))
@@ -118,7 +121,10 @@ mod tests {
     #[test]
     fn wrong_key_is_a_clear_error() {
         let sealed = SecretBox::from_key(&[7u8; 32]).unwrap().seal("x").unwrap();
-        let err = SecretBox::from_key(&[8u8; 32]).unwrap().open(&sealed).unwrap_err();
+        let err = SecretBox::from_key(&[8u8; 32])
+            .unwrap()
+            .open(&sealed)
+            .unwrap_err();
         assert!(err.to_string().contains("key file does not match"));
     }
 }

@@ -19,8 +19,8 @@ pub use notebooks::{Cell, CellKind, CellPatch, NewCell, Notebook, NotebookPatch}
 pub use runs::{NewRun, RunRecord};
 pub use tokens::{ApiToken, NewToken};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::Path;
 use std::time::Duration;
 

@@ -30,7 +30,9 @@ pub(crate) async fn apply(pool: &SqlitePool) -> Result<(), StoreError> {
     }
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let mut tx = pool.begin().await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO _migrations (version) VALUES (?)")
             .bind(version)
             .execute(&mut *tx)

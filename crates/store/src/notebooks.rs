@@ -122,7 +122,11 @@ fn cell_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Cell, StoreError> {
         id: row.try_get("id")?,
         notebook_id: row.try_get("notebook_id")?,
         position: row.try_get("position")?,
-        kind: if kind == "markdown" { CellKind::Markdown } else { CellKind::Sql },
+        kind: if kind == "markdown" {
+            CellKind::Markdown
+        } else {
+            CellKind::Sql
+        },
         source: row.try_get("source")?,
         connection_id: row.try_get("connection_id")?,
         last_run: last_run.and_then(|s| serde_json::from_str(&s).ok()),
@@ -147,18 +151,25 @@ async fn renumber(
     Ok(())
 }
 
-async fn cell_order(tx: &mut sqlx::SqliteConnection, notebook_id: i64) -> Result<Vec<i64>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT id FROM cells WHERE notebook_id = ? ORDER BY position, id")
-        .bind(notebook_id)
-        .fetch_all(&mut *tx)
-        .await?)
+async fn cell_order(
+    tx: &mut sqlx::SqliteConnection,
+    notebook_id: i64,
+) -> Result<Vec<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM cells WHERE notebook_id = ? ORDER BY position, id")
+            .bind(notebook_id)
+            .fetch_all(&mut *tx)
+            .await?,
+    )
 }
 
 async fn touch(tx: &mut sqlx::SqliteConnection, notebook_id: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE notebooks SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?")
-        .bind(notebook_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE notebooks SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+    )
+    .bind(notebook_id)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -185,7 +196,10 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(StoreError::NotFound { what: "notebook", id })?;
+        .ok_or(StoreError::NotFound {
+            what: "notebook",
+            id,
+        })?;
         notebook_from_row(&row)
     }
 
@@ -198,12 +212,13 @@ impl Store {
         if let Some(cid) = connection_id {
             self.get_connection(cid).await?;
         }
-        let id: i64 =
-            sqlx::query_scalar("INSERT INTO notebooks (title, connection_id) VALUES (?, ?) RETURNING id")
-                .bind(title)
-                .bind(connection_id)
-                .fetch_one(&self.pool)
-                .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO notebooks (title, connection_id) VALUES (?, ?) RETURNING id",
+        )
+        .bind(title)
+        .bind(connection_id)
+        .fetch_one(&self.pool)
+        .await?;
         self.get_notebook(id).await
     }
 
@@ -240,7 +255,10 @@ impl Store {
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound { what: "notebook", id });
+            return Err(StoreError::NotFound {
+                what: "notebook",
+                id,
+            });
         }
         Ok(())
     }
@@ -267,7 +285,10 @@ impl Store {
         .bind(notebook_id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(StoreError::NotFound { what: "cell", id: cell_id })?;
+        .ok_or(StoreError::NotFound {
+            what: "cell",
+            id: cell_id,
+        })?;
         cell_from_row(&row)
     }
 
@@ -337,17 +358,23 @@ impl Store {
             order.insert(at, cell_id);
             renumber(&mut tx, notebook_id, &order).await?;
         }
-        sqlx::query("UPDATE cells SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?")
-            .bind(cell_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE cells SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+        )
+        .bind(cell_id)
+        .execute(&mut *tx)
+        .await?;
         touch(&mut tx, notebook_id).await?;
         tx.commit().await?;
         self.get_cell(notebook_id, cell_id).await
     }
 
     /// Sets the order of all cells at once; `cell_ids` must be exactly the notebook's cells.
-    pub async fn reorder_cells(&self, notebook_id: i64, cell_ids: &[i64]) -> Result<Vec<Cell>, StoreError> {
+    pub async fn reorder_cells(
+        &self,
+        notebook_id: i64,
+        cell_ids: &[i64],
+    ) -> Result<Vec<Cell>, StoreError> {
         self.get_notebook(notebook_id).await?;
         let mut tx = self.pool.begin().await?;
         let mut current = cell_order(&mut tx, notebook_id).await?;

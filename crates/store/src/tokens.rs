@@ -41,12 +41,15 @@ impl Store {
             "qp_{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
         );
-        let id: i64 = sqlx::query_scalar("INSERT INTO api_tokens (name, hash) VALUES (?, ?) RETURNING id")
-            .bind(name)
-            .bind(hash(&secret))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| StoreError::from_write(e, &format!("a token named {name:?} already exists")))?;
+        let id: i64 =
+            sqlx::query_scalar("INSERT INTO api_tokens (name, hash) VALUES (?, ?) RETURNING id")
+                .bind(name)
+                .bind(hash(&secret))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| {
+                    StoreError::from_write(e, &format!("a token named {name:?} already exists"))
+                })?;
         let record = self
             .list_tokens()
             .await?
@@ -64,7 +67,12 @@ impl Store {
                 .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, name, created_at, last_used_at)| ApiToken { id, name, created_at, last_used_at })
+            .map(|(id, name, created_at, last_used_at)| ApiToken {
+                id,
+                name,
+                created_at,
+                last_used_at,
+            })
             .collect())
     }
 

@@ -44,13 +44,17 @@ pub async fn text_to_sql(
     if wants_sse(&headers) {
         return Ok(sse(handle, 0).into_response());
     }
-    let wait = Duration::from_secs_f64(state.config.agent.workflow_timeout_secs) + Duration::from_secs(1);
+    let wait =
+        Duration::from_secs_f64(state.config.agent.workflow_timeout_secs) + Duration::from_secs(1);
     match handle.wait(tokio::time::Instant::now() + wait).await {
         Some(response) => Ok(Json(response).into_response()),
         None => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             "deadline_exceeded",
-            format!("the run {} did not finish in time; read it later at /api/v1/agent/runs/{}", handle.id, handle.id),
+            format!(
+                "the run {} did not finish in time; read it later at /api/v1/agent/runs/{}",
+                handle.id, handle.id
+            ),
         )),
     }
 }
@@ -93,7 +97,10 @@ pub async fn get_run(
         })));
     }
     match state.store.get_run(&id).await? {
-        Some(rec) => Ok(Json(rec.response.unwrap_or_else(|| json!({"run_id": rec.id, "status": rec.status})))),
+        Some(rec) => Ok(Json(
+            rec.response
+                .unwrap_or_else(|| json!({"run_id": rec.id, "status": rec.status})),
+        )),
         None => Err(ApiError::not_found("run", &id)),
     }
 }
@@ -118,11 +125,16 @@ pub async fn run_events(
         .unwrap_or_default()
         .into_iter()
         .filter_map(|e| {
-            Some(Logged { seq: e["seq"].as_u64()?, kind: e["type"].as_str()?.to_string(), data: e["data"].clone() })
+            Some(Logged {
+                seq: e["seq"].as_u64()?,
+                kind: e["type"].as_str()?.to_string(),
+                data: e["data"].clone(),
+            })
         })
         .filter(|e| e.seq > after)
         .collect();
-    let stream = futures_util::stream::iter(events.into_iter().map(|e| Ok::<_, Infallible>(to_sse(&e))));
+    let stream =
+        futures_util::stream::iter(events.into_iter().map(|e| Ok::<_, Infallible>(to_sse(&e))));
     Ok(Sse::new(stream).into_response())
 }
 
@@ -134,18 +146,33 @@ pub async fn cancel_run(
     match state.runs.get(&id) {
         Some(h) if h.response().is_none() => {
             h.cancel.cancel();
-            Ok((StatusCode::ACCEPTED, Json(json!({"run_id": id, "cancelling": true}))).into_response())
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({"run_id": id, "cancelling": true})),
+            )
+                .into_response())
         }
-        Some(_) => Err(ApiError::new(StatusCode::CONFLICT, "run_finished", format!("run {id} has already finished"))),
+        Some(_) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "run_finished",
+            format!("run {id} has already finished"),
+        )),
         None => match state.store.get_run(&id).await? {
-            Some(_) => Err(ApiError::new(StatusCode::CONFLICT, "run_finished", format!("run {id} has already finished"))),
+            Some(_) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "run_finished",
+                format!("run {id} has already finished"),
+            )),
             None => Err(ApiError::not_found("run", &id)),
         },
     }
 }
 
 fn to_sse(e: &Logged) -> SseEvent {
-    SseEvent::default().id(e.seq.to_string()).event(e.kind.clone()).data(e.data.to_string())
+    SseEvent::default()
+        .id(e.seq.to_string())
+        .event(e.kind.clone())
+        .data(e.data.to_string())
 }
 
 struct Follow {
@@ -158,9 +185,18 @@ struct Follow {
 
 /// Follows a live run: sends what is logged after `after`, then waits for more, and ends after
 /// `finished`. Keep-alive comments every 15 s keep proxies from timing the stream out.
-fn sse(handle: Arc<RunHandle>, after: u64) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
+fn sse(
+    handle: Arc<RunHandle>,
+    after: u64,
+) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = handle.subscribe();
-    let follow = Follow { handle, after, buf: VecDeque::new(), rx, done: false };
+    let follow = Follow {
+        handle,
+        after,
+        buf: VecDeque::new(),
+        rx,
+        done: false,
+    };
     let stream = futures_util::stream::unfold(follow, |mut f| async move {
         loop {
             if let Some(e) = f.buf.pop_front() {

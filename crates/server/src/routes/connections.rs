@@ -5,10 +5,10 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::routes::double_option;
 use crate::state::SharedState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
 use querypad_engines::{ConnectSpec, Kind};
 use querypad_store::{Connection, ConnectionPatch, NewConnection};
 use serde::Deserialize;
@@ -65,15 +65,23 @@ fn validate_fields(kind: Kind, c: &NewConnection) -> Result<(), ApiError> {
     match kind {
         Kind::Sqlite => {
             if c.path.as_deref().is_none_or(|p| p.trim().is_empty()) {
-                return Err(ApiError::invalid("a sqlite connection needs path (the database file)"));
+                return Err(ApiError::invalid(
+                    "a sqlite connection needs path (the database file)",
+                ));
             }
         }
         Kind::Postgres | Kind::Mysql => {
             if c.host.as_deref().is_none_or(|h| h.trim().is_empty()) {
-                return Err(ApiError::invalid(format!("a {} connection needs host", c.kind)));
+                return Err(ApiError::invalid(format!(
+                    "a {} connection needs host",
+                    c.kind
+                )));
             }
             if c.database.as_deref().is_none_or(|d| d.trim().is_empty()) {
-                return Err(ApiError::invalid(format!("a {} connection needs database", c.kind)));
+                return Err(ApiError::invalid(format!(
+                    "a {} connection needs database",
+                    c.kind
+                )));
             }
             if c.path.is_some() {
                 return Err(ApiError::invalid("path is only for sqlite connections"));
@@ -95,13 +103,19 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     validate_name(&body.name)?;
     let from_url = match &body.url {
-        Some(url) => Some(ConnectSpec::from_url(url).map_err(|e| ApiError::invalid(e.to_string()))?),
+        Some(url) => {
+            Some(ConnectSpec::from_url(url).map_err(|e| ApiError::invalid(e.to_string()))?)
+        }
         None => None,
     };
     let kind = match (&body.kind, &from_url) {
         (Some(k), _) => parse_kind(k)?,
         (None, Some(spec)) => spec.kind,
-        (None, None) => return Err(ApiError::invalid("give kind (sqlite, postgres, mysql) or url")),
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "give kind (sqlite, postgres, mysql) or url",
+            ));
+        }
     };
     if let Some(spec) = &from_url
         && spec.kind != kind
@@ -149,7 +163,12 @@ pub async fn update(
     if let Some(name) = &body.name {
         validate_name(name)?;
     }
-    let tls_mode = body.tls_mode.as_deref().map(parse_tls).transpose()?.map(tls_name);
+    let tls_mode = body
+        .tls_mode
+        .as_deref()
+        .map(parse_tls)
+        .transpose()?
+        .map(tls_name);
     // Validate the record as it will be after the patch.
     let kind = parse_kind(&current.kind)?;
     let after = NewConnection {

@@ -2,9 +2,9 @@
 //! applied, not draining).
 
 use crate::state::SharedState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use std::sync::atomic::Ordering;
 
 /// Liveness.
@@ -26,7 +26,9 @@ pub async fn readyz(State(state): State<SharedState>) -> (StatusCode, Json<serde
             tracing::warn!(error = %e, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "unavailable", "reason": "metadata store unavailable"})),
+                Json(
+                    serde_json::json!({"status": "unavailable", "reason": "metadata store unavailable"}),
+                ),
             )
         }
     }
@@ -37,11 +39,15 @@ pub async fn metrics(State(state): State<SharedState>) -> impl axum::response::I
     for (id, status) in state.databases.pool_statuses().await {
         let id = id.to_string();
         metrics::gauge!("querypad_db_pool_connections", "connection_id" => id.clone(), "state" => "open").set(f64::from(status.size));
-        metrics::gauge!("querypad_db_pool_connections", "connection_id" => id, "state" => "idle").set(f64::from(status.idle));
+        metrics::gauge!("querypad_db_pool_connections", "connection_id" => id, "state" => "idle")
+            .set(f64::from(status.idle));
     }
     metrics::gauge!("querypad_agent_runs_active").set(state.runs.active() as f64);
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         crate::telemetry::render(),
     )
 }

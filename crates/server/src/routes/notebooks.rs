@@ -1,11 +1,11 @@
 //! `/api/v1/notebooks` and their cells, including running a SQL cell.
 
+use crate::RequestDeadline;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::routes::double_option;
 use crate::sqlrun;
 use crate::state::SharedState;
-use crate::RequestDeadline;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -71,14 +71,18 @@ pub struct RunCell {
 
 fn check_title(t: &str) -> Result<(), ApiError> {
     if t.trim().is_empty() || t.len() > MAX_TITLE {
-        return Err(ApiError::invalid(format!("title must be 1 to {MAX_TITLE} characters")));
+        return Err(ApiError::invalid(format!(
+            "title must be 1 to {MAX_TITLE} characters"
+        )));
     }
     Ok(())
 }
 
 fn check_source(s: &str) -> Result<(), ApiError> {
     if s.len() > MAX_SOURCE {
-        return Err(ApiError::invalid(format!("source must be at most {MAX_SOURCE} bytes")));
+        return Err(ApiError::invalid(format!(
+            "source must be at most {MAX_SOURCE} bytes"
+        )));
     }
     Ok(())
 }
@@ -87,7 +91,10 @@ fn check_source(s: &str) -> Result<(), ApiError> {
 /// the notebook itself was found.
 fn referenced(e: querypad_store::StoreError) -> ApiError {
     match e {
-        querypad_store::StoreError::NotFound { what: "connection", id } => ApiError::new(
+        querypad_store::StoreError::NotFound {
+            what: "connection",
+            id,
+        } => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "connection_not_found",
             format!("connection {id} not found"),
@@ -141,7 +148,13 @@ pub async fn update(
         title: body.title.map(|t| t.trim().to_string()),
         connection_id: body.connection_id,
     };
-    Ok(Json(state.store.update_notebook(id, patch).await.map_err(referenced)?))
+    Ok(Json(
+        state
+            .store
+            .update_notebook(id, patch)
+            .await
+            .map_err(referenced)?,
+    ))
 }
 
 /// `DELETE /api/v1/notebooks/{id}`
@@ -209,7 +222,13 @@ pub async fn update_cell(
         position: body.position,
         connection_id: body.connection_id,
     };
-    Ok(Json(state.store.update_cell(id, cell_id, patch).await.map_err(referenced)?))
+    Ok(Json(
+        state
+            .store
+            .update_cell(id, cell_id, patch)
+            .await
+            .map_err(referenced)?,
+    ))
 }
 
 /// `DELETE /api/v1/notebooks/{id}/cells/{cell_id}`
@@ -257,7 +276,11 @@ pub async fn run_cell(
     };
     let max_rows = sqlrun::row_cap(&state, body.max_rows)?;
     match sqlrun::start(&state, connection_id, &cell.source, max_rows, deadline.0).await {
-        Ok(run) => Ok(sqlrun::respond(state.clone(), run, sqlrun::OnFinish::CellSummary { cell_id })),
+        Ok(run) => Ok(sqlrun::respond(
+            state.clone(),
+            run,
+            sqlrun::OnFinish::CellSummary { cell_id },
+        )),
         Err(e) => Err(sqlrun::record_start_failure(&state, cell_id, e).await),
     }
 }

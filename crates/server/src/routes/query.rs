@@ -1,13 +1,13 @@
 //! `POST /api/v1/query`: ad-hoc SQL on a connection, same checks and limits as a cell.
 
+use crate::RequestDeadline;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::sqlrun;
 use crate::state::SharedState;
-use crate::RequestDeadline;
+use axum::Extension;
 use axum::extract::State;
 use axum::response::Response;
-use axum::Extension;
 use serde::Deserialize;
 
 /// Request body.
@@ -26,6 +26,11 @@ pub async fn run(
     ApiJson(body): ApiJson<QueryRequest>,
 ) -> Result<Response, ApiError> {
     let max_rows = sqlrun::row_cap(&state, body.max_rows)?;
-    let started = sqlrun::start(&state, body.connection_id, &body.sql, max_rows, deadline.0).await?;
-    Ok(sqlrun::respond(state.clone(), started, sqlrun::OnFinish::Nothing))
+    let started =
+        sqlrun::start(&state, body.connection_id, &body.sql, max_rows, deadline.0).await?;
+    Ok(sqlrun::respond(
+        state.clone(),
+        started,
+        sqlrun::OnFinish::Nothing,
+    ))
 }

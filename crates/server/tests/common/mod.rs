@@ -71,11 +71,13 @@ impl TestServer {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
-        self.send(self.client.post(self.url(path)).json(&body)).await
+        self.send(self.client.post(self.url(path)).json(&body))
+            .await
     }
 
     pub async fn patch(&self, path: &str, body: Value) -> Reply {
-        self.send(self.client.patch(self.url(path)).json(&body)).await
+        self.send(self.client.patch(self.url(path)).json(&body))
+            .await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> Reply {
@@ -84,13 +86,21 @@ impl TestServer {
 
     /// Runs ad-hoc SQL through `POST /api/v1/query`.
     pub async fn query(&self, connection_id: i64, sql: &str) -> Reply {
-        self.post("/api/v1/query", serde_json::json!({"connection_id": connection_id, "sql": sql}))
-            .await
+        self.post(
+            "/api/v1/query",
+            serde_json::json!({"connection_id": connection_id, "sql": sql}),
+        )
+        .await
     }
 
     /// Creates a connection from a URL and returns its id.
     pub async fn connect_url(&self, name: &str, url: &str) -> i64 {
-        let r = self.post("/api/v1/connections", serde_json::json!({"name": name, "url": url})).await;
+        let r = self
+            .post(
+                "/api/v1/connections",
+                serde_json::json!({"name": name, "url": url}),
+            )
+            .await;
         assert_eq!(r.status, 201, "create connection {name}: {}", r.text);
         r.body["id"].as_i64().expect("id")
     }
@@ -107,10 +117,16 @@ impl TestServer {
 
 /// Asserts the error contract: status, code, and a message.
 pub fn assert_error(r: &Reply, status: u16, code: &str) {
-    assert_eq!(r.status, status, "expected {status} {code}, got {}: {}", r.status, r.text);
+    assert_eq!(
+        r.status, status,
+        "expected {status} {code}, got {}: {}",
+        r.status, r.text
+    );
     assert_eq!(r.body["error"]["code"], code, "{}", r.text);
     assert!(
-        r.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "error without a message: {}",
         r.text
     );
@@ -135,7 +151,11 @@ pub async fn read_sse(resp: reqwest::Response, limit: usize) -> Vec<Sse> {
         buf.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buf.find("\n\n") {
             let block: String = buf.drain(..end + 2).collect();
-            let mut ev = Sse { id: None, event: "message".into(), data: Value::Null };
+            let mut ev = Sse {
+                id: None,
+                event: "message".into(),
+                data: Value::Null,
+            };
             let mut data = String::new();
             let mut any = false;
             for line in block.lines() {

@@ -1,3 +1,7 @@
+//! Manual throughput check (run in release): 100k PostgreSQL rows to JSON, to compare with
+//! `psql --csv -c '<same query>' > /dev/null`.
+//! `cargo test --release -p querypad-engines --test throughput -- --ignored --nocapture`
+
 mod common;
 use common::*;
 use std::time::Duration;
@@ -5,7 +9,7 @@ use tokio::time::Instant;
 
 #[tokio::test]
 #[ignore = "manual benchmark"]
-async fn bench_pg_100k() {
+async fn pg_100k_rows_to_json() {
     let Some(url) = querypad_testkit::pg_url("chinook") else {
         return;
     };
