@@ -245,10 +245,9 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
     let mut stats = GenStats::default();
 
     // Context.
-    let samples = match race(fetch_samples(&input, deadline), deadline, &input.cancel).await {
-        Ok(s) => s,
-        Err(_) => Samples::new(),
-    };
+    let samples = race(fetch_samples(&input, deadline), deadline, &input.cancel)
+        .await
+        .unwrap_or_default();
     let ctx = Context::build(
         input.db.kind(),
         &input.catalog,

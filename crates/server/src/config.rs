@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Everything Querypad can be configured with. Field names are the TOML keys.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// HTTP server settings.
@@ -199,18 +199,6 @@ impl Default for DatabaseConfig {
             max_rows_limit: 100_000,
             pool_max_connections: 5,
             connect_timeout_secs: 5.0,
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            llm: LlmConfig::default(),
-            agent: AgentConfig::default(),
-            log: LogConfig::default(),
         }
     }
 }
