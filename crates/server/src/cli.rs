@@ -1,4 +1,4 @@
-//! Command-line interface (clap): `serve`, `config check`, `token create|list|revoke`.
+//! Command-line interface (clap): `serve`, `mcp`, `config check`, `token create|list|revoke`.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -24,6 +24,9 @@ struct Cli {
 enum Command {
     /// Run the HTTP server.
     Serve(ServeArgs),
+    /// Serve MCP (Model Context Protocol) on stdin/stdout, for Claude Desktop, Claude Code and
+    /// other MCP clients that start the server themselves. Logs go to stderr.
+    Mcp(McpArgs),
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -78,6 +81,19 @@ struct ServeArgs {
     /// Log format (QUERYPAD_LOG_FORMAT) [default: text].
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Args)]
+struct McpArgs {
+    /// Statement timeout for user databases, in seconds (DB_QUERY_TIMEOUT) [default: 30].
+    #[arg(long, value_name = "SECS")]
+    query_timeout: Option<f64>,
+    /// Do not register the bundled demo database on a fresh data directory.
+    #[arg(long)]
+    no_demo: bool,
+    /// Log level (error, warn, info, debug, trace) or a tracing filter (QUERYPAD_LOG) [default: info].
+    #[arg(long)]
+    log_level: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -158,6 +174,21 @@ pub fn run() -> anyhow::Result<ExitCode> {
             runtime()?.block_on(serve(config))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Mcp(args) => {
+            let overrides = Overrides {
+                query_timeout_secs: args.query_timeout,
+                no_demo: args.no_demo,
+                log_level: args.log_level.clone(),
+                ..Overrides::default()
+            };
+            let mut config = load(&cli, overrides)?;
+            // stdout is the protocol channel: every log line goes to stderr or a file, never
+            // to stdout.
+            config.log.access_log = "off".into();
+            let _guards = querypad::logging::init(&config.log)?;
+            runtime()?.block_on(mcp(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config {
             action: ConfigAction::Check,
         } => {
@@ -179,6 +210,27 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = server.local_addr()?;
     tracing::info!(%addr, "querypad listening on http://{addr}/");
     server.serve(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// `querypad mcp`: the same state as `serve` (store, demo, pools, agent), one MCP session on
+/// stdio; when the client closes stdin, runs in flight get the drain timeout to finish.
+async fn mcp(config: Config) -> anyhow::Result<()> {
+    let state = querypad::build_state(config).await?;
+    tracing::info!("querypad MCP server on stdio");
+    let served = querypad::mcp::serve_stdio(state.clone()).await;
+    state.tasks.close();
+    let drain = std::time::Duration::from_secs_f64(state.config.server.drain_timeout_secs);
+    if tokio::time::timeout(drain, state.tasks.wait())
+        .await
+        .is_err()
+    {
+        state.runs.shutdown.cancel();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), state.tasks.wait()).await;
+    }
+    state.databases.close_all().await;
+    state.store.close().await;
+    served?;
     Ok(())
 }
 

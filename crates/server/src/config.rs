@@ -77,6 +77,11 @@ pub struct ServerConfig {
     /// At shutdown, how long requests and agent runs in flight may take to finish before runs
     /// are cancelled (they then answer `degraded` or `failed`), in seconds.
     pub drain_timeout_secs: f64,
+    /// `Host` (and `Origin`) names accepted on `/mcp`: `name` accepts any port, `name:port` only
+    /// that port. The bind address is always accepted. Why: a browser page on another site can
+    /// resolve its own name to 127.0.0.1 (DNS rebinding) and reach a local MCP server; checking
+    /// the name it used stops that.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// `[database]`
@@ -187,6 +192,7 @@ impl Default for ServerConfig {
             keep_alive_secs: 75.0,
             max_connections: 10_000,
             drain_timeout_secs: 45.0,
+            allowed_hosts: vec!["127.0.0.1".into(), "localhost".into(), "[::1]".into()],
         }
     }
 }
@@ -339,6 +345,13 @@ impl Config {
         if let Some(v) = env("QUERYPAD_ERROR_LOG") {
             self.log.app_log = v;
         }
+        if let Some(v) = env("QUERYPAD_ALLOWED_HOSTS") {
+            self.server.allowed_hosts = v
+                .split(',')
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .collect();
+        }
         if let Some(v) = env("QUERYPAD_DRAIN_TIMEOUT") {
             self.server.drain_timeout_secs = num("QUERYPAD_DRAIN_TIMEOUT", &v)?;
         }
@@ -437,6 +450,13 @@ impl Config {
             "database.connect_timeout_secs",
             self.database.connect_timeout_secs,
         )?;
+        for h in &self.server.allowed_hosts {
+            if !valid_host_entry(h) {
+                return Err(ConfigError(format!(
+                    "server.allowed_hosts entries must be a host name or host:port (no scheme or path), got {h:?}"
+                )));
+            }
+        }
         if self.server.max_body_bytes < 1024 {
             return Err(ConfigError(
                 "server.max_body_bytes must be at least 1024".into(),
@@ -552,6 +572,21 @@ impl Config {
         })
     }
 
+    /// The hosts `/mcp` accepts: `server.allowed_hosts` plus the bind address's IP (any port).
+    pub fn allowed_hosts(&self) -> Vec<String> {
+        let mut hosts = self.server.allowed_hosts.clone();
+        if let Ok(addr) = self.bind_addr() {
+            let ip = match addr.ip() {
+                std::net::IpAddr::V4(v4) => v4.to_string(),
+                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            };
+            if !hosts.iter().any(|h| h.eq_ignore_ascii_case(&ip)) {
+                hosts.push(ip);
+            }
+        }
+        hosts
+    }
+
     /// The key file path.
     pub fn secret_key_file(&self) -> PathBuf {
         self.server
@@ -581,6 +616,14 @@ impl Config {
         }
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }
+}
+
+/// Whether `h` looks like `name`, `name:port`, `[v6]` or `[v6]:port`.
+fn valid_host_entry(h: &str) -> bool {
+    !h.is_empty()
+        && !h.contains("://")
+        && !h.contains(['/', '?', '#', '@', ' '])
+        && h.parse::<axum::http::uri::Authority>().is_ok()
 }
 
 #[cfg(test)]
@@ -641,6 +684,37 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("server.bind"), "{err}");
+    }
+
+    #[test]
+    fn allowed_hosts_default_to_loopback_plus_the_bind_address() {
+        let c = Config::load(
+            None,
+            &env_of(&[("QUERYPAD_BIND", "10.1.2.3:8000")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.allowed_hosts(),
+            ["127.0.0.1", "localhost", "[::1]", "10.1.2.3"]
+        );
+        let c = Config::load(
+            None,
+            &env_of(&[("QUERYPAD_ALLOWED_HOSTS", "mcp.example, mcp.example:8443")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.allowed_hosts(),
+            ["mcp.example", "mcp.example:8443", "127.0.0.1"]
+        );
+        let err = Config::load(
+            None,
+            &env_of(&[("QUERYPAD_ALLOWED_HOSTS", "https://mcp.example")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("server.allowed_hosts"), "{err}");
     }
 
     #[test]

@@ -8,13 +8,16 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod logging;
+pub mod mcp;
 pub mod observe;
 pub mod routes;
 pub mod runs;
+pub mod session;
 pub mod sqlrun;
 pub mod state;
 pub mod telemetry;
 pub mod time;
+pub mod ui;
 
 mod middleware;
 
@@ -181,12 +184,28 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/agent/runs", post(agent::create_run))
         .route("/api/v1/agent/runs/{id}", get(agent::get_run))
         .route("/api/v1/agent/runs/{id}/events", get(agent::run_events))
-        .route("/api/v1/agent/runs/{id}/cancel", post(agent::cancel_run));
+        .route("/api/v1/agent/runs/{id}/cancel", post(agent::cancel_run))
+        .route(
+            "/api/v1/session",
+            get(session::status)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        );
+    let web = Router::new()
+        .route("/", get(ui::index))
+        .route("/favicon.ico", get(ui::favicon))
+        .route("/assets/{*path}", get(ui::asset));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .merge(api)
+        // MCP sessions end with the runs' shutdown token (see `Server::serve`).
+        .merge(mcp::router(
+            state.clone(),
+            state.runs.shutdown.child_token(),
+        ))
+        .merge(web)
         .route_layer(axum::middleware::from_fn(observe::record_route))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
@@ -195,6 +214,7 @@ pub fn router(state: SharedState) -> Router {
             state.clone(),
             middleware::auth,
         ))
+        .layer(axum::Extension(Arc::new(session::Sessions::new())))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::deadline,
@@ -300,8 +320,12 @@ impl Server {
         let runs = async {
             if tokio::time::timeout_at(deadline, state.tasks.wait())
                 .await
-                .is_err()
+                .is_ok()
             {
+                // Every run has answered: end the MCP sessions, whose open event streams would
+                // otherwise hold their connections until the drain timeout.
+                state.runs.shutdown.cancel();
+            } else {
                 tracing::warn!(
                     runs = state.runs.active(),
                     "drain timeout reached: cancelling the runs still going"

@@ -30,11 +30,16 @@ pub async fn deadline(State(state): State<SharedState>, mut req: Request, next: 
     }
 }
 
-/// Requires `Authorization: Bearer <token>` on everything but the health probes, whenever at
-/// least one API token exists.
+/// Requires `Authorization: Bearer <token>` (or a web UI session cookie, plus its CSRF token on
+/// state-changing requests) on everything but the health probes, the web UI's static files and
+/// the sign-in endpoint, whenever at least one API token exists.
 pub async fn auth(State(state): State<SharedState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path == "/healthz" || path == "/readyz" {
+    if path == "/healthz"
+        || path == "/readyz"
+        || path == "/api/v1/session"
+        || crate::ui::is_ui_path(path)
+    {
         return next.run(req).await;
     }
     match state.store.has_tokens().await {
@@ -49,8 +54,17 @@ pub async fn auth(State(state): State<SharedState>, req: Request, next: Next) ->
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let Some(secret) = presented else {
+        let sessions = req
+            .extensions()
+            .get::<std::sync::Arc<crate::session::Sessions>>()
+            .cloned();
+        match crate::session::check(&state, sessions, req.method(), req.headers()).await {
+            Ok(Some(_)) => return next.run(req).await,
+            Ok(None) => {}
+            Err(resp) => return resp,
+        }
         return unauthorized(
-            "this server requires an API token: send Authorization: Bearer <token>",
+            "this server requires an API token: send Authorization: Bearer <token>, or sign in to the web UI",
         );
     };
     match state.store.verify_token(secret).await {
