@@ -181,7 +181,7 @@ impl Store {
         id: i64,
         p: ConnectionPatch,
     ) -> Result<Connection, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM connections WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut *tx)

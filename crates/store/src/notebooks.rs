@@ -228,7 +228,7 @@ impl Store {
         if let Some(Some(cid)) = p.connection_id {
             self.get_connection(cid).await?;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(title) = p.title {
             sqlx::query("UPDATE notebooks SET title = ? WHERE id = ?")
                 .bind(title)
@@ -298,7 +298,7 @@ impl Store {
         if let Some(cid) = c.connection_id {
             self.get_connection(cid).await?;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut order = cell_order(&mut tx, notebook_id).await?;
         let at = clamp_position(c.position.unwrap_or(order.len() as i64), order.len());
         let id: i64 = sqlx::query_scalar(
@@ -329,7 +329,7 @@ impl Store {
         if let Some(Some(cid)) = p.connection_id {
             self.get_connection(cid).await?;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if let Some(kind) = p.kind {
             sqlx::query("UPDATE cells SET kind = ? WHERE id = ?")
                 .bind(kind.as_str())
@@ -376,7 +376,7 @@ impl Store {
         cell_ids: &[i64],
     ) -> Result<Vec<Cell>, StoreError> {
         self.get_notebook(notebook_id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut current = cell_order(&mut tx, notebook_id).await?;
         let mut wanted = cell_ids.to_vec();
         current.sort_unstable();
@@ -395,7 +395,7 @@ impl Store {
     /// Deletes a cell and closes the gap.
     pub async fn delete_cell(&self, notebook_id: i64, cell_id: i64) -> Result<(), StoreError> {
         self.get_cell(notebook_id, cell_id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM cells WHERE id = ?")
             .bind(cell_id)
             .execute(&mut *tx)
