@@ -2,9 +2,12 @@
 //!
 //! Why not just `pool.acquire()`: sqlx retries a refused connection until the acquire timeout
 //! and then only says "pool timed out", which would turn "nothing listens on that port" into a
-//! 10-second wait and a misleading "busy". When the pool has no connection yet, a direct
-//! connect attempt runs alongside (after a short delay) and its classified error wins. Fresh
-//! connections outside the pool are also what cancellation needs: the pool may be exhausted.
+//! 10-second wait and a misleading "busy". When a connection is not handed out quickly, a direct
+//! connect attempt runs alongside and its classified error wins. This holds also when the pool
+//! still counts connections: a server that stopped leaves dead ones behind, and waiting on them
+//! would hang every request until its deadline. (A merely busy pool costs one short-lived probe
+//! connection per request that waited longer than [`PROBE_AFTER`].) Fresh connections outside
+//! the pool are also what cancellation needs: the pool may be exhausted.
 
 use crate::EngineError;
 use crate::classify::{Dialect, classify};
@@ -26,8 +29,8 @@ pub(crate) enum AcquireError {
     Failed(EngineError),
 }
 
-/// A pooled connection, waiting at most until `limit`; when the pool is empty, `probe` (a direct
-/// connect attempt that resolves only on failure) may answer first with the real reason.
+/// A pooled connection, waiting at most until `limit`; `probe` (a direct connect attempt that
+/// resolves only on failure) may answer first with the real reason.
 pub(crate) async fn pooled<DB, P>(
     pool: &Pool<DB>,
     limit: Instant,
@@ -45,7 +48,7 @@ where
     };
     let acquire = timeout_at(limit, pool.acquire());
     match probe {
-        Some(probe) if pool.size() == 0 => {
+        Some(probe) => {
             tokio::pin!(acquire);
             let delayed = async {
                 sleep(PROBE_AFTER).await;
@@ -56,7 +59,7 @@ where
                 e = delayed => Err(AcquireError::Failed(e)),
             }
         }
-        _ => map(acquire.await),
+        None => map(acquire.await),
     }
 }
 
