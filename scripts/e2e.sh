@@ -22,7 +22,7 @@ echo "== npm ci (tests/e2e)"
 
 echo "== building querypad"
 cargo build -q -p querypad
-export QUERYPAD_BIN="$PWD/target/debug/querypad"
+export QUERYPAD_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/querypad"
 
 echo "== browser tests"
 rm -rf tests/e2e/artifacts
