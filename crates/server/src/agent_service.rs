@@ -121,7 +121,7 @@ pub async fn start(state: &SharedState, req: StartRun) -> Result<Arc<RunHandle>,
     }
     let conn = state.store.get_connection(req.connection_id).await?;
     let cells = match req.notebook_id {
-        Some(id) => state.store.list_cells(id).await?,
+        Some(id) => state.store.recent_sql_cells(id, 50).await?,
         None => Vec::new(),
     };
     let permit = state.runs.permits.clone().try_acquire_owned().map_err(|_| {
@@ -137,9 +137,13 @@ pub async fn start(state: &SharedState, req: StartRun) -> Result<Arc<RunHandle>,
         e
     })?;
     let db = state.databases.get(&state.store, &conn).await?;
+    // Without a provider the built-in generator answers; with one, it can be the fallback.
     let mut generator = match &state.llm {
+        Some(settings) if state.config.agent.fallback == "builtin" => {
+            Generator::llm_with_fallback(settings.clone())
+        }
         Some(settings) => Generator::llm(settings.clone()),
-        None => Generator::Unavailable(NO_PROVIDER.into()),
+        None => Generator::builtin(),
     };
     let handle = state.runs.create();
     state
@@ -186,6 +190,15 @@ pub async fn start(state: &SharedState, req: StartRun) -> Result<Arc<RunHandle>,
             .await
             {
                 Ok(Ok(catalog)) => {
+                    // Sampled values help; waiting for them is worth a moment once per schema,
+                    // never the run (sampling goes on in the background).
+                    let values_deadline = (tokio::time::Instant::now()
+                        + Duration::from_secs(2).min(limits.workflow_timeout / 4))
+                    .min(deadline);
+                    let values = state2
+                        .databases
+                        .values(conn.id, &catalog.catalog, values_deadline)
+                        .await;
                     let input = RunInput {
                         question: question.clone(),
                         db,
@@ -194,6 +207,7 @@ pub async fn start(state: &SharedState, req: StartRun) -> Result<Arc<RunHandle>,
                         limits,
                         cancel: h.cancel.clone(),
                         sink,
+                        values,
                     };
                     querypad_agent::run(input, &mut generator).await
                 }

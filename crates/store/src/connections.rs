@@ -150,6 +150,7 @@ impl Store {
 
     /// Inserts a connection; a taken name is `Conflict`.
     pub async fn create_connection(&self, c: NewConnection) -> Result<Connection, StoreError> {
+        let _w = self.writer.lock().await;
         let sealed = c
             .password
             .as_deref()
@@ -181,6 +182,7 @@ impl Store {
         id: i64,
         p: ConnectionPatch,
     ) -> Result<Connection, StoreError> {
+        let _w = self.writer.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM connections WHERE id = ?")
             .bind(id)
@@ -248,6 +250,7 @@ impl Store {
 
     /// Deletes a connection; notebooks and cells that used it keep existing without one.
     pub async fn delete_connection(&self, id: i64) -> Result<(), StoreError> {
+        let _w = self.writer.lock().await;
         let done = sqlx::query("DELETE FROM connections WHERE id = ?")
             .bind(id)
             .execute(&self.pool)

@@ -209,6 +209,7 @@ impl Store {
         title: &str,
         connection_id: Option<i64>,
     ) -> Result<Notebook, StoreError> {
+        let _w = self.writer.lock().await;
         if let Some(cid) = connection_id {
             self.get_connection(cid).await?;
         }
@@ -224,6 +225,7 @@ impl Store {
 
     /// Updates title and/or default connection.
     pub async fn update_notebook(&self, id: i64, p: NotebookPatch) -> Result<Notebook, StoreError> {
+        let _w = self.writer.lock().await;
         self.get_notebook(id).await?;
         if let Some(Some(cid)) = p.connection_id {
             self.get_connection(cid).await?;
@@ -250,6 +252,7 @@ impl Store {
 
     /// Deletes a notebook and its cells.
     pub async fn delete_notebook(&self, id: i64) -> Result<(), StoreError> {
+        let _w = self.writer.lock().await;
         let done = sqlx::query("DELETE FROM notebooks WHERE id = ?")
             .bind(id)
             .execute(&self.pool)
@@ -275,6 +278,24 @@ impl Store {
         rows.iter().map(cell_from_row).collect()
     }
 
+    /// The last `limit` SQL cells of a notebook, newest last: the agent's examples, read without
+    /// loading a long notebook whole on every question.
+    pub async fn recent_sql_cells(
+        &self,
+        notebook_id: i64,
+        limit: i64,
+    ) -> Result<Vec<Cell>, StoreError> {
+        self.get_notebook(notebook_id).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CELL_COLUMNS} FROM (SELECT * FROM cells WHERE notebook_id = ? AND kind = 'sql' ORDER BY position DESC LIMIT ?) ORDER BY position"
+        )))
+        .bind(notebook_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(cell_from_row).collect()
+    }
+
     /// One cell of a notebook, or `NotFound`.
     pub async fn get_cell(&self, notebook_id: i64, cell_id: i64) -> Result<Cell, StoreError> {
         self.get_notebook(notebook_id).await?;
@@ -294,25 +315,38 @@ impl Store {
 
     /// Inserts a cell at `position` (or at the end), shifting later cells down.
     pub async fn create_cell(&self, notebook_id: i64, c: NewCell) -> Result<Cell, StoreError> {
+        let _w = self.writer.lock().await;
         self.get_notebook(notebook_id).await?;
         if let Some(cid) = c.connection_id {
             self.get_connection(cid).await?;
         }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut order = cell_order(&mut tx, notebook_id).await?;
-        let at = clamp_position(c.position.unwrap_or(order.len() as i64), order.len());
+        let len: i64 = sqlx::query_scalar("SELECT count(*) FROM cells WHERE notebook_id = ?")
+            .bind(notebook_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        // Appending (the common case: every agent answer) needs no renumbering, so its cost does
+        // not grow with the notebook; inserting in the middle shifts the cells after it.
+        let at = c.position.map_or(len, |p| p.clamp(0, len));
+        if at < len {
+            sqlx::query(
+                "UPDATE cells SET position = position + 1 WHERE notebook_id = ? AND position >= ?",
+            )
+            .bind(notebook_id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO cells (notebook_id, position, kind, source, connection_id) VALUES (?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(notebook_id)
-        .bind(at as i64)
+        .bind(at)
         .bind(c.kind.as_str())
         .bind(&c.source)
         .bind(c.connection_id)
         .fetch_one(&mut *tx)
         .await?;
-        order.insert(at, id);
-        renumber(&mut tx, notebook_id, &order).await?;
         touch(&mut tx, notebook_id).await?;
         tx.commit().await?;
         self.get_cell(notebook_id, id).await
@@ -325,6 +359,7 @@ impl Store {
         cell_id: i64,
         p: CellPatch,
     ) -> Result<Cell, StoreError> {
+        let _w = self.writer.lock().await;
         self.get_cell(notebook_id, cell_id).await?;
         if let Some(Some(cid)) = p.connection_id {
             self.get_connection(cid).await?;
@@ -375,6 +410,7 @@ impl Store {
         notebook_id: i64,
         cell_ids: &[i64],
     ) -> Result<Vec<Cell>, StoreError> {
+        let _w = self.writer.lock().await;
         self.get_notebook(notebook_id).await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut current = cell_order(&mut tx, notebook_id).await?;
@@ -394,6 +430,7 @@ impl Store {
 
     /// Deletes a cell and closes the gap.
     pub async fn delete_cell(&self, notebook_id: i64, cell_id: i64) -> Result<(), StoreError> {
+        let _w = self.writer.lock().await;
         self.get_cell(notebook_id, cell_id).await?;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query("DELETE FROM cells WHERE id = ?")
@@ -413,6 +450,7 @@ impl Store {
         cell_id: i64,
         summary: &serde_json::Value,
     ) -> Result<(), StoreError> {
+        let _w = self.writer.lock().await;
         sqlx::query("UPDATE cells SET last_run = ? WHERE id = ?")
             .bind(summary.to_string())
             .bind(cell_id)

@@ -72,6 +72,7 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, StoreError> {
 impl Store {
     /// Records a run as `running`.
     pub async fn insert_run(&self, r: &NewRun) -> Result<(), StoreError> {
+        let _w = self.writer.lock().await;
         sqlx::query(
             "INSERT INTO runs (id, connection_id, notebook_id, question, status, provider, model) VALUES (?, ?, ?, ?, 'running', ?, ?)",
         )
@@ -95,6 +96,7 @@ impl Store {
         events: &serde_json::Value,
         cell_id: Option<i64>,
     ) -> Result<(), StoreError> {
+        let _w = self.writer.lock().await;
         sqlx::query(
             "UPDATE runs SET status = ?, response = ?, events = ?, cell_id = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
         )
@@ -119,6 +121,7 @@ impl Store {
 
     /// Marks runs left `running` by a crash or kill as failed, at start-up.
     pub async fn fail_orphaned_runs(&self) -> Result<u64, StoreError> {
+        let _w = self.writer.lock().await;
         let done = sqlx::query(
             "UPDATE runs SET status = 'failed', response = json_object('status', 'failed', 'message', 'the server stopped while this run was in progress'), finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE status = 'running'",
         )

@@ -35,6 +35,7 @@ fn hash(secret: &str) -> Vec<u8> {
 impl Store {
     /// Creates a token named `name`; the secret is returned once and only its hash is kept.
     pub async fn create_token(&self, name: &str) -> Result<NewToken, StoreError> {
+        let _w = self.writer.lock().await;
         let mut raw = [0u8; 32];
         getrandom::getrandom(&mut raw).map_err(|e| StoreError::Crypto(e.to_string()))?;
         let secret = format!(
@@ -102,6 +103,7 @@ impl Store {
 
     /// Deletes a token by name.
     pub async fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        let _w = self.writer.lock().await;
         let done = sqlx::query("DELETE FROM api_tokens WHERE name = ?")
             .bind(name)
             .execute(&self.pool)
