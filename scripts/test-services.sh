@@ -32,6 +32,8 @@ if [ "$my_tracks" != "3503" ]; then
   log "loading Chinook into MariaDB"
   mariadb -uroot -h127.0.0.1 < "$datasets/chinook/Chinook_MySql.sql"
 fi
+# defog's evaluation databases in PostgreSQL (the eval harness and the built-in generator's tests).
+QUERYPAD_DATASETS="$datasets" "$here/scripts/load-defog.sh" >&2
 # A scratch database per engine for tests that create their own tables.
 psql -U postgres -h 127.0.0.1 -tAc "SELECT 1 FROM pg_database WHERE datname='querypad_test'" | grep -q 1 \
   || psql -U postgres -h 127.0.0.1 -qc 'CREATE DATABASE querypad_test'

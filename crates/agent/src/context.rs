@@ -3,11 +3,12 @@
 //!
 //! Why ranking and not "the whole schema": a database of hundreds of tables does not fit a
 //! prompt, and a prompt full of irrelevant tables makes models pick wrong ones. Small schemas
-//! are included whole; large ones keep the best-matching tables (by name, column names and
-//! foreign-key neighbours of strong matches) up to a column budget, and the `context_built`
-//! event says what was left out.
+//! are included whole; large ones keep the tables and columns schema linking ranks best (names,
+//! comments, value-index hits, foreign-key neighbours of strong matches) up to a column budget,
+//! and the `context_built` event says what was left out.
 
-use crate::linking::{Ranked, rank_tables};
+use crate::linking::{LinkBudget, link};
+use crate::values::ValueIndex;
 use querypad_engines::{Catalog, Kind, TableInfo};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -99,7 +100,8 @@ pub fn quoted_table_ref(kind: Kind, t: &TableInfo) -> String {
 }
 
 impl Context {
-    /// Builds the context for `question` over `catalog`.
+    /// Builds the context for `question` over `catalog`: the whole schema when it fits
+    /// `limits.max_columns`, else the tables and columns schema linking ranks best.
     pub fn build(
         kind: Kind,
         catalog: &Catalog,
@@ -108,36 +110,41 @@ impl Context {
         samples: &Samples,
         limits: ContextLimits,
     ) -> Context {
-        let columns_total: usize = catalog.tables.iter().map(|t| t.columns.len()).sum();
-        let ranked: Vec<Ranked> = rank_tables(catalog, question);
-        let mut chosen: Vec<usize> = Vec::new();
-        let mut used = 0usize;
-        if columns_total <= limits.max_columns {
-            chosen = ranked.iter().map(|r| r.index).collect();
-            used = columns_total;
-        } else {
-            for r in &ranked {
-                let n = catalog.tables[r.index].columns.len();
-                if used + n > limits.max_columns && !chosen.is_empty() {
-                    continue;
-                }
-                chosen.push(r.index);
-                used += n;
-            }
-        }
-        let left_out: Vec<String> = ranked
+        Self::build_with_values(kind, catalog, question, examples, samples, limits, None)
+    }
+
+    /// [`Context::build`] with the value index, so that values the question mentions
+    /// ("France") lift the tables and columns holding them.
+    pub fn build_with_values(
+        kind: Kind,
+        catalog: &Catalog,
+        question: &str,
+        examples: &[Example],
+        samples: &Samples,
+        limits: ContextLimits,
+        values: Option<&ValueIndex>,
+    ) -> Context {
+        let linking = link(
+            catalog,
+            question,
+            values,
+            LinkBudget {
+                max_columns: limits.max_columns,
+            },
+        );
+        let left_out: Vec<String> = linking
+            .left_out
             .iter()
-            .filter(|r| !chosen.contains(&r.index))
-            .map(|r| table_ref(&catalog.tables[r.index]))
+            .map(|&i| table_ref(&catalog.tables[i]))
             .collect();
         // Render in a stable order (schema order) so the cached prompt prefix stays the same
         // for questions that select the same tables.
-        let mut in_order = chosen.clone();
-        in_order.sort_unstable();
-        let mut text = String::with_capacity(used * 48);
+        let mut in_order: Vec<&crate::linking::LinkedTable> = linking.tables.iter().collect();
+        in_order.sort_unstable_by_key(|t| t.index);
+        let mut text = String::with_capacity(linking.columns_in_context * 48);
         let _ = writeln!(text, "Database dialect: {}", dialect_name(kind));
-        for &i in &in_order {
-            render_table(&mut text, &catalog.tables[i], samples);
+        for t in &in_order {
+            render_table(&mut text, &catalog.tables[t.index], samples, &t.columns);
         }
         let examples: Vec<Example> = examples
             .iter()
@@ -148,20 +155,21 @@ impl Context {
         Context {
             kind,
             schema_text: text,
-            tables: chosen
+            tables: linking
+                .tables
                 .iter()
-                .map(|&i| table_ref(&catalog.tables[i]))
+                .map(|t| table_ref(&catalog.tables[t.index]))
                 .collect(),
             examples,
             tables_total: catalog.tables.len(),
-            columns_total,
-            columns_in_context: used,
+            columns_total: linking.columns_total,
+            columns_in_context: linking.columns_in_context,
             left_out,
         }
     }
 }
 
-fn render_table(out: &mut String, t: &TableInfo, samples: &Samples) {
+fn render_table(out: &mut String, t: &TableInfo, samples: &Samples, shown: &[usize]) {
     let kind = match t.kind {
         querypad_engines::TableKind::Table => "TABLE",
         querypad_engines::TableKind::View => "VIEW",
@@ -177,6 +185,9 @@ fn render_table(out: &mut String, t: &TableInfo, samples: &Samples) {
     out.push('\n');
     let sample_rows = samples.get(&name);
     for (ci, c) in t.columns.iter().enumerate() {
+        if !shown.contains(&ci) {
+            continue;
+        }
         let _ = write!(out, "  {} {}", c.name, c.data_type);
         if !c.nullable {
             out.push_str(" NOT NULL");
@@ -213,5 +224,9 @@ fn render_table(out: &mut String, t: &TableInfo, samples: &Samples) {
             }
         }
         out.push('\n');
+    }
+    let hidden = t.columns.len().saturating_sub(shown.len());
+    if hidden > 0 {
+        let _ = writeln!(out, "  (+{hidden} more columns: describe_table)");
     }
 }

@@ -1,6 +1,7 @@
 //! Generators propose SQL for a question. The LLM generator keeps the conversation of a run
 //! (tool-use turns included) so every repair sees what was tried and why it failed.
 
+use crate::builtin::BuiltinGenerator;
 use crate::context::{Context, dialect_name};
 use crate::events::{Event, EventSink};
 use crate::tools::{self, ToolContext};
@@ -91,6 +92,8 @@ pub struct LlmSettings {
 pub enum Generator {
     /// An LLM provider.
     Llm(LlmGenerator),
+    /// The built-in offline generator.
+    Builtin(BuiltinGenerator),
     /// Nothing configured; every run fails with this message.
     Unavailable(String),
 }
@@ -100,6 +103,22 @@ pub struct LlmGenerator {
     settings: LlmSettings,
     messages: Vec<Message>,
     started: bool,
+    /// Answers instead when the provider cannot be reached (`agent.fallback = "builtin"`).
+    fallback: Option<BuiltinGenerator>,
+    fell_back: bool,
+}
+
+/// Whether an LLM error means the provider could not be reached or could not serve (the
+/// built-in fallback applies), as opposed to a configuration or request problem.
+pub fn unreachable(e: &LlmError) -> bool {
+    matches!(
+        e,
+        LlmError::Network(_)
+            | LlmError::Timeout(_)
+            | LlmError::Overloaded(_)
+            | LlmError::Server(_)
+            | LlmError::RateLimited(_)
+    )
 }
 
 impl Generator {
@@ -109,13 +128,48 @@ impl Generator {
             settings,
             messages: Vec::new(),
             started: false,
+            fallback: None,
+            fell_back: false,
         })
+    }
+
+    /// An LLM generator that falls back to the built-in one when the provider is unreachable.
+    pub fn llm_with_fallback(settings: LlmSettings) -> Generator {
+        Generator::Llm(LlmGenerator {
+            settings,
+            messages: Vec::new(),
+            started: false,
+            fallback: Some(BuiltinGenerator::new()),
+            fell_back: false,
+        })
+    }
+
+    /// The built-in offline generator.
+    pub fn builtin() -> Generator {
+        Generator::Builtin(BuiltinGenerator::new())
+    }
+
+    /// Gives the built-in generator (or fallback) the run's sampled values.
+    pub fn set_values(&mut self, values: Option<Arc<crate::values::ValueIndex>>) {
+        match self {
+            Generator::Builtin(b) => b.set_values(values),
+            Generator::Llm(LlmGenerator {
+                fallback: Some(b), ..
+            }) => b.set_values(values),
+            _ => {}
+        }
+    }
+
+    /// Whether the LLM was unreachable and the built-in fallback answered.
+    pub fn fell_back(&self) -> bool {
+        matches!(self, Generator::Llm(g) if g.fell_back)
     }
 
     /// Provider name for the run record.
     pub fn provider_name(&self) -> &str {
         match self {
             Generator::Llm(g) => g.settings.provider.name(),
+            Generator::Builtin(_) => "builtin",
             Generator::Unavailable(_) => "none",
         }
     }
@@ -124,7 +178,7 @@ impl Generator {
     pub fn model(&self) -> &str {
         match self {
             Generator::Llm(g) => g.settings.provider.model(),
-            Generator::Unavailable(_) => "",
+            Generator::Builtin(_) | Generator::Unavailable(_) => "",
         }
     }
 
@@ -143,18 +197,59 @@ impl Generator {
     ) -> Result<Proposal, GenError> {
         match self {
             Generator::Unavailable(msg) => Err(GenError::Unavailable(msg.clone())),
+            Generator::Builtin(b) => {
+                b.propose(question, ctx, feedback, tool_ctx, iteration, sink, stats)
+                    .await
+            }
             Generator::Llm(g) => {
-                g.propose(
-                    question,
-                    ctx,
-                    feedback,
-                    tool_ctx,
-                    per_call_timeout,
-                    iteration,
-                    sink,
-                    stats,
-                )
-                .await
+                if g.fell_back
+                    && let Some(b) = g.fallback.as_mut()
+                {
+                    return b
+                        .propose(question, ctx, feedback, tool_ctx, iteration, sink, stats)
+                        .await;
+                }
+                // With a fallback, the provider (retries included) gets one call's time, so
+                // an unreachable one leaves the run time to answer offline.
+                let mut limited;
+                let call_ctx = if g.fallback.is_some() {
+                    limited = tool_ctx.clone();
+                    limited.deadline = limited.deadline.min(Instant::now() + per_call_timeout);
+                    &limited
+                } else {
+                    tool_ctx
+                };
+                match g
+                    .propose(
+                        question,
+                        ctx,
+                        feedback,
+                        call_ctx,
+                        per_call_timeout,
+                        iteration,
+                        sink,
+                        stats,
+                    )
+                    .await
+                {
+                    Err(GenError::Llm(e)) if unreachable(&e) && g.fallback.is_some() => {
+                        g.fell_back = true;
+                        sink(Event::IterationFailed {
+                            iteration,
+                            reason: format!(
+                                "{e}; answering with the built-in generator (agent.fallback = \"builtin\")"
+                            ),
+                        });
+                        match g.fallback.as_mut() {
+                            Some(b) => {
+                                b.propose(question, ctx, None, tool_ctx, iteration, sink, stats)
+                                    .await
+                            }
+                            None => Err(GenError::Llm(e)),
+                        }
+                    }
+                    other => other,
+                }
             }
         }
     }

@@ -10,6 +10,7 @@ use crate::events::{Event, EventSink};
 use crate::exec;
 use crate::generator::{Feedback, GenError, GenStats, Generator, Proposal};
 use crate::tools::ToolContext;
+use crate::values::ValueIndex;
 use querypad_engines::{Catalog, Database, ResultSet};
 use querypad_llm::Usage;
 use serde::Serialize;
@@ -71,6 +72,9 @@ pub struct RunInput {
     pub cancel: CancellationToken,
     /// Where events go.
     pub sink: EventSink,
+    /// Sampled column values (value index), when the caller has them: schema linking and the
+    /// built-in generator use them to recognise values such as "France".
+    pub values: Option<Arc<ValueIndex>>,
 }
 
 /// How a run ended.
@@ -243,12 +247,13 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut warnings = Vec::new();
     let mut stats = GenStats::default();
+    generator.set_values(input.values.clone());
 
     // Context.
     let samples = race(fetch_samples(&input, deadline), deadline, &input.cancel)
         .await
         .unwrap_or_default();
-    let ctx = Context::build(
+    let ctx = Context::build_with_values(
         input.db.kind(),
         &input.catalog,
         &input.question,
@@ -258,6 +263,7 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
             max_columns: input.limits.context_columns,
             ..Default::default()
         },
+        input.values.as_deref(),
     );
     timings.context = started.elapsed().as_secs_f64() * 1000.0;
     if !ctx.left_out.is_empty() {
@@ -665,6 +671,9 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
         status = Status::Failed;
         message = "The run ended without a result.".into();
         reason = Some("failed".into());
+    }
+    if generator.fell_back() {
+        warnings.push("the LLM provider was unreachable; the built-in generator answered (agent.fallback = \"builtin\")".into());
     }
     timings.llm = stats.ms;
     timings.total = started.elapsed().as_secs_f64() * 1000.0;

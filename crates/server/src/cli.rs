@@ -1,10 +1,14 @@
-//! Command-line interface (clap): `serve`, `mcp`, `config check`, `token create|list|revoke`.
+//! Command-line interface (clap): `serve`, `mcp`, `config check`, `token create|list|revoke`,
+//! `eval`.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use querypad::config::{Config, Overrides};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+#[path = "eval.rs"]
+mod eval;
 
 /// SQL notebooks and a text-to-SQL agent in one server.
 #[derive(Debug, Parser)]
@@ -36,6 +40,68 @@ enum Command {
     Token {
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Measure the agent: run a question file (defog CSV) through the agent on real databases
+    /// and grade the answers by execution; `eval linking` measures schema linking alone.
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct EvalArgs {
+    #[command(subcommand)]
+    command: Option<EvalCommand>,
+    /// Question file in defog's CSV format (db_name, query_category, query, question).
+    #[arg(long, value_name = "FILE.csv", required = true)]
+    questions: Option<PathBuf>,
+    /// Databases: a directory laid out as <dir>/<db>/<db>.sqlite, or a URL template with {db},
+    /// e.g. postgres://127.0.0.1/{db}.
+    #[arg(long, value_name = "DIR_OR_URL_TEMPLATE", required = true)]
+    databases: Option<String>,
+    /// Which generator answers.
+    #[arg(long, value_enum, default_value = "builtin")]
+    generator: eval::GeneratorKind,
+    /// Evaluate only the first N questions.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Write a JSON report with every question's SQL, status and verdict.
+    #[arg(long, value_name = "FILE.json")]
+    report: Option<PathBuf>,
+    /// Questions evaluated at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    jobs: usize,
+    /// Append each question's instructions to it (default: yes for LLMs, no for builtin).
+    #[arg(long, value_name = "BOOL")]
+    instructions: Option<bool>,
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// Schema-linking recall on Spider or BIRD: gold tables and columns in context, and the
+    /// share of the schema placed there.
+    Linking {
+        /// tables.json (Spider or BIRD format).
+        #[arg(long, value_name = "FILE")]
+        tables: PathBuf,
+        /// Questions: Spider dev.json or BIRD mini_dev_*.json.
+        #[arg(long, value_name = "FILE")]
+        questions: PathBuf,
+        /// Share of the schema's columns the context may hold.
+        #[arg(long, default_value_t = 1.0 / 3.0)]
+        share: f64,
+        /// Leave BIRD's evidence out of the questions.
+        #[arg(long)]
+        no_evidence: bool,
+        /// Link against one schema holding every database of the file (hundreds of tables),
+        /// with the context builder's column budget (--max-columns) instead of --share.
+        #[arg(long)]
+        merged: bool,
+        /// Column budget with --merged.
+        #[arg(long, value_name = "N", default_value_t = 400)]
+        max_columns: usize,
+        /// Write a JSON report with every question's figures.
+        #[arg(long, value_name = "FILE.json")]
+        report: Option<PathBuf>,
     },
 }
 
@@ -200,6 +266,45 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Token { action } => {
             let config = load(&cli, Overrides::default())?;
             runtime()?.block_on(token(config, action))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval(args) => {
+            if let Some(EvalCommand::Linking {
+                tables,
+                questions,
+                share,
+                no_evidence,
+                merged,
+                max_columns,
+                report,
+            }) = &args.command
+            {
+                eval::linking(eval::LinkingArgs {
+                    tables: tables.clone(),
+                    questions: questions.clone(),
+                    share: *share,
+                    no_evidence: *no_evidence,
+                    merged: merged.then_some(*max_columns),
+                    report: report.clone(),
+                })?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let config = load(&cli, Overrides::default())?;
+            let (Some(questions), Some(databases)) = (&args.questions, &args.databases) else {
+                anyhow::bail!("querypad eval needs --questions and --databases");
+            };
+            runtime()?.block_on(eval::run(
+                config,
+                eval::RunArgs {
+                    questions: questions.clone(),
+                    databases: databases.clone(),
+                    generator: args.generator,
+                    limit: args.limit,
+                    report: args.report.clone(),
+                    jobs: args.jobs,
+                    instructions: args.instructions,
+                },
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
     }

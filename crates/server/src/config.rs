@@ -162,6 +162,9 @@ pub struct AgentConfig {
     pub max_concurrent_llm_calls: usize,
     /// Schema columns allowed in a prompt before the least relevant tables are left out.
     pub context_columns: usize,
+    /// What answers when the LLM provider is unreachable: `none` (the run fails) or `builtin`
+    /// (the built-in offline generator). Without any provider the built-in one always answers.
+    pub fallback: String,
 }
 
 impl Default for AgentConfig {
@@ -176,6 +179,7 @@ impl Default for AgentConfig {
             max_concurrent_runs: 1000,
             max_concurrent_llm_calls: 256,
             context_columns: 400,
+            fallback: "none".into(),
         }
     }
 }
@@ -375,6 +379,9 @@ impl Config {
         if let Some(v) = env("QUERYPAD_MAX_CONCURRENT_RUNS") {
             self.agent.max_concurrent_runs = num("QUERYPAD_MAX_CONCURRENT_RUNS", &v)?;
         }
+        if let Some(v) = env("QUERYPAD_AGENT_FALLBACK") {
+            self.agent.fallback = v;
+        }
         if let Some(v) = env("QUERYPAD_MAX_CONCURRENT_LLM_CALLS") {
             self.agent.max_concurrent_llm_calls = num("QUERYPAD_MAX_CONCURRENT_LLM_CALLS", &v)?;
         }
@@ -543,6 +550,12 @@ impl Config {
             "agent.llm_call_timeout_secs",
             self.agent.llm_call_timeout_secs,
         )?;
+        if !matches!(self.agent.fallback.as_str(), "none" | "builtin") {
+            return Err(ConfigError(format!(
+                "agent.fallback must be none or builtin, got {:?}",
+                self.agent.fallback
+            )));
+        }
         if self.agent.max_iterations == 0 || self.agent.max_iterations > 50 {
             return Err(ConfigError(
                 "agent.max_iterations must be between 1 and 50".into(),

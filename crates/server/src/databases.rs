@@ -4,6 +4,7 @@
 
 use crate::error::ApiError;
 use crate::time::now_iso;
+use querypad_agent::{ValueIndex, ValueLimits};
 use querypad_engines::{Catalog, ConnectSpec, Database, Kind, PoolSettings, TlsMode};
 use querypad_store::{Connection, Store};
 use serde::Serialize;
@@ -25,7 +26,20 @@ pub struct CachedCatalog {
 struct Entry {
     db: Database,
     catalog: Option<Arc<CachedCatalog>>,
+    /// Sampled column values: built in the background on first use, dropped when the schema
+    /// is re-read.
+    values: Option<ValuesSlot>,
 }
+
+/// A value index being sampled, or ready.
+enum ValuesSlot {
+    Building(tokio::sync::watch::Receiver<Option<Arc<ValueIndex>>>),
+    Ready(Arc<ValueIndex>),
+}
+
+/// How long sampling values may take in the background (it never holds up a run longer than
+/// the caller's wait).
+const VALUES_BUILD_BUDGET: Duration = Duration::from_secs(30);
 
 /// The registry.
 pub struct Databases {
@@ -108,9 +122,11 @@ impl Databases {
             .await
             .map_err(|e| ApiError::from(e).for_connection(conn.id, &conn.name))?;
         let mut entries = self.entries.lock().await;
-        let entry = entries
-            .entry(conn.id)
-            .or_insert(Entry { db, catalog: None });
+        let entry = entries.entry(conn.id).or_insert(Entry {
+            db,
+            catalog: None,
+            values: None,
+        });
         Ok(entry.db.clone())
     }
 
@@ -148,8 +164,62 @@ impl Databases {
         });
         if let Some(e) = self.entries.lock().await.get_mut(&conn.id) {
             e.catalog = Some(cached.clone());
+            e.values = None;
         }
         Ok(cached)
+    }
+
+    /// The value index of a connection (distinct short text values per column, for schema
+    /// linking and the built-in generator). The first call starts sampling in the background
+    /// and waits for it until `wait_until`; the index is then kept until the schema is re-read,
+    /// so both describe the same database. `None` while it is not ready.
+    pub async fn values(
+        &self,
+        conn_id: i64,
+        catalog: &Catalog,
+        wait_until: tokio::time::Instant,
+    ) -> Option<Arc<ValueIndex>> {
+        let mut rx = {
+            let mut entries = self.entries.lock().await;
+            let e = entries.get_mut(&conn_id)?;
+            match &e.values {
+                Some(ValuesSlot::Ready(v)) => return Some(v.clone()),
+                Some(ValuesSlot::Building(rx)) => {
+                    let ready = rx.borrow().clone();
+                    if let Some(v) = ready {
+                        e.values = Some(ValuesSlot::Ready(v.clone()));
+                        return Some(v);
+                    }
+                    rx.clone()
+                }
+                None => {
+                    let (tx, rx) = tokio::sync::watch::channel(None);
+                    let db = e.db.clone();
+                    let catalog = catalog.clone();
+                    tokio::spawn(async move {
+                        let deadline = tokio::time::Instant::now() + VALUES_BUILD_BUDGET;
+                        let built =
+                            ValueIndex::build(&db, &catalog, ValueLimits::default(), deadline)
+                                .await;
+                        tracing::debug!(
+                            conn_id,
+                            values = built.len(),
+                            complete = built.complete,
+                            ms = built.build_ms,
+                            "value index built"
+                        );
+                        let _ = tx.send(Some(Arc::new(built)));
+                    });
+                    e.values = Some(ValuesSlot::Building(rx.clone()));
+                    rx
+                }
+            }
+        };
+        let ready = tokio::time::timeout_at(wait_until, rx.wait_for(Option::is_some)).await;
+        match ready {
+            Ok(Ok(v)) => v.clone(),
+            _ => None,
+        }
     }
 
     /// Pool figures by connection id, for metrics.

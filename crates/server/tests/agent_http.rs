@@ -549,7 +549,7 @@ async fn bad_input_and_a_disabled_agent_get_the_error_contract() {
 }
 
 #[tokio::test]
-async fn without_a_provider_the_run_fails_naming_the_setting() {
+async fn without_a_provider_the_builtin_generator_answers_or_declines() {
     let s = start_with(|c| {
         c.llm.anthropic_api_key = None;
         c.llm.provider = "none".into();
@@ -557,15 +557,29 @@ async fn without_a_provider_the_run_fails_naming_the_setting() {
     .await;
     let r = ask(&s, "show me all tables").await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["status"], "failed");
+    assert_eq!(r.body["status"], "succeeded", "{}", r.text);
+    assert_eq!(r.body["provider"], "builtin", "{}", r.text);
+    let tables: Vec<&str> = r.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|row| row[0].as_str())
+        .collect();
     assert!(
-        r.body["message"]
-            .as_str()
-            .unwrap()
-            .contains("ANTHROPIC_API_KEY"),
+        tables.contains(&"Track") && tables.contains(&"Invoice"),
         "{}",
         r.text
     );
+    // A question it cannot map is declined, naming the words and how to configure an LLM.
+    let r = ask(&s, "What is the meaning of life?").await;
+    assert_eq!(r.body["status"], "failed", "{}", r.text);
+    assert_eq!(r.body["reason"], "declined", "{}", r.text);
+    let message = r.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"meaning\"") && message.contains("\"life\""),
+        "{message}"
+    );
+    assert!(message.contains("ANTHROPIC_API_KEY"), "{message}");
     s.stop().await;
 }
 
