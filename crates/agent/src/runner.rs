@@ -228,9 +228,12 @@ async fn fetch_samples(input: &RunInput, deadline: Instant) -> Samples {
             Some((name, rs.rows))
         });
     }
+    // Concurrently: five round trips one after another were most of a run's own overhead
+    // (1.3 ms of 2 ms on a 100-table schema in the agent_overhead benchmark).
+    let all = futures_util::future::join_all(tasks);
     let mut samples = HashMap::new();
-    for task in tasks {
-        if let Ok(Some((name, rows))) = race(task, budget, &input.cancel).await {
+    if let Ok(results) = race(all, budget, &input.cancel).await {
+        for (name, rows) in results.into_iter().flatten() {
             samples.insert(name, rows);
         }
     }
