@@ -189,7 +189,7 @@ pub async fn read_sse(resp: reqwest::Response, limit: usize) -> Vec<Sse> {
 
 /// The Anthropic key handed to every process-level test's server. The fake LLM accepts any key;
 /// this one must never appear in a log line.
-pub const FAKE_API_KEY: &str = "sk-ant-api03-QpFakeKey-7hT2vLk9wXz4-notreal";
+pub const FAKE_API_KEY: &str = "fake-anthropic-key-QpFakeKey7hT2vLk9wXz4-notreal";
 
 /// The password of the private PostgreSQL instance's superuser; must never appear in a log line.
 pub const PG_PASSWORD: &str = "pg-secret-Zx9!";
