@@ -24,7 +24,8 @@ pub struct Logged {
 #[derive(Default)]
 struct Log {
     events: Vec<Logged>,
-    response: Option<Value>,
+    /// Set once the `finished` event (which carries the response) is logged.
+    finished: bool,
 }
 
 /// One run's live state.
@@ -77,28 +78,39 @@ impl RunHandle {
         self.seq_tx.send_replace(seq);
     }
 
-    /// Records the final response and the `finished` event.
+    /// Records the `finished` event, which carries the final response (kept once, there).
     pub fn finish(&self, response: Value) {
-        {
-            let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-            log.response = Some(response.clone());
-        }
         let data = json!({
             "status": response["status"],
             "message": response["message"],
             "elapsed_ms": self.started.elapsed().as_secs_f64() * 1000.0,
             "result": response,
         });
-        self.append("finished".into(), data);
+        let seq = {
+            let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+            let seq = log.events.len() as u64 + 1;
+            log.events.push(Logged {
+                seq,
+                kind: "finished".into(),
+                data,
+            });
+            log.finished = true;
+            seq
+        };
+        self.seq_tx.send_replace(seq);
     }
 
     /// The final response, once finished.
     pub fn response(&self) -> Option<Value> {
-        self.log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .response
-            .clone()
+        let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if !log.finished {
+            return None;
+        }
+        log.events.last().map(|e| e.data["result"].clone())
+    }
+
+    fn is_finished(&self) -> bool {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).finished
     }
 
     /// The events so far as JSON (stored with the run).
@@ -116,7 +128,7 @@ impl RunHandle {
     pub fn events_after(&self, after: u64) -> (Vec<Logged>, bool) {
         let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         let start = (after as usize).min(log.events.len());
-        (log.events[start..].to_vec(), log.response.is_some())
+        (log.events[start..].to_vec(), log.finished)
     }
 
     /// A receiver that changes whenever an event is appended.
@@ -148,8 +160,9 @@ pub struct Runs {
     pub shutdown: CancellationToken,
 }
 
-/// How long a finished run stays in memory for late SSE readers.
-const KEEP_FINISHED: Duration = Duration::from_secs(300);
+/// How long a finished run stays in memory for late SSE readers; after that its events are
+/// replayed from the store, so this only needs to cover a reconnect.
+const KEEP_FINISHED: Duration = Duration::from_secs(60);
 
 impl Runs {
     /// A registry allowing `max_concurrent` runs at once.
@@ -189,7 +202,7 @@ impl Runs {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .values()
-            .filter(|h| h.response().is_none())
+            .filter(|h| !h.is_finished())
             .count()
     }
 
