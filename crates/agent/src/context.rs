@@ -132,6 +132,19 @@ impl Context {
                 max_columns: limits.max_columns,
             },
         );
+        Self::build_linked(kind, catalog, &linking, examples, samples, limits)
+    }
+
+    /// [`Context::build`] from a [`crate::linking::Linking`] the caller already computed (the
+    /// runner links once per run and uses the ranking for sample rows too).
+    pub fn build_linked(
+        kind: Kind,
+        catalog: &Catalog,
+        linking: &crate::linking::Linking,
+        examples: &[Example],
+        samples: &Samples,
+        limits: ContextLimits,
+    ) -> Context {
         let left_out: Vec<String> = linking
             .left_out
             .iter()

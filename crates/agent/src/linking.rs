@@ -220,6 +220,27 @@ pub fn rank_tables(catalog: &Catalog, question: &str) -> Vec<Ranked> {
     .ranked
 }
 
+/// The join graph of `catalog`, built once per catalog and shared by every run that uses the
+/// same (cached) schema: building it is quadratic in tables sharing a column name, and doing it
+/// on every question made linking most of a run's own time.
+pub fn graph_for(catalog: &std::sync::Arc<Catalog>) -> std::sync::Arc<JoinGraph> {
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
+    type Cache = Mutex<Vec<(Weak<Catalog>, Arc<JoinGraph>)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
+    let mut entries = cache.lock().unwrap_or_else(|p| p.into_inner());
+    entries.retain(|(w, _)| w.strong_count() > 0);
+    if let Some((_, g)) = entries
+        .iter()
+        .find(|(w, _)| w.upgrade().is_some_and(|c| Arc::ptr_eq(&c, catalog)))
+    {
+        return g.clone();
+    }
+    let graph = Arc::new(JoinGraph::build(catalog));
+    entries.push((Arc::downgrade(catalog), graph.clone()));
+    graph
+}
+
 /// Ranks tables and columns for `question` and selects what fits `budget`.
 pub fn link(
     catalog: &Catalog,

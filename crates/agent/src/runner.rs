@@ -211,9 +211,12 @@ fn normalize(sql: &str) -> String {
 
 /// Fetches the first rows of the best-ranked tables as sample values, in parallel, bounded by a
 /// short budget inside the deadline (they help, but are never worth waiting for).
-async fn fetch_samples(input: &RunInput, deadline: Instant) -> Samples {
+async fn fetch_samples(
+    input: &RunInput,
+    ranked: &[crate::linking::Ranked],
+    deadline: Instant,
+) -> Samples {
     let kind = input.db.kind();
-    let ranked = crate::linking::rank_tables(&input.catalog, &input.question);
     let budget = (Instant::now() + Duration::from_secs(2)).min(deadline);
     let mut tasks = Vec::new();
     for r in ranked.iter().take(input.limits.sample_tables) {
@@ -253,20 +256,35 @@ pub async fn run(input: RunInput, generator: &mut Generator) -> Outcome {
     generator.set_values(input.values.clone());
 
     // Context.
-    let samples = race(fetch_samples(&input, deadline), deadline, &input.cancel)
-        .await
-        .unwrap_or_default();
-    let ctx = Context::build_with_values(
+    // One linking per run: its ranking picks the sample tables, its selection the context.
+    let context_limits = ContextLimits {
+        max_columns: input.limits.context_columns,
+        ..Default::default()
+    };
+    let graph = crate::linking::graph_for(&input.catalog);
+    let linking = crate::linking::link_with(
+        &input.catalog,
+        &graph,
+        &input.question,
+        input.values.as_deref(),
+        crate::linking::LinkBudget {
+            max_columns: context_limits.max_columns,
+        },
+    );
+    let samples = race(
+        fetch_samples(&input, &linking.ranked, deadline),
+        deadline,
+        &input.cancel,
+    )
+    .await
+    .unwrap_or_default();
+    let ctx = Context::build_linked(
         input.db.kind(),
         &input.catalog,
-        &input.question,
+        &linking,
         &input.examples,
         &samples,
-        ContextLimits {
-            max_columns: input.limits.context_columns,
-            ..Default::default()
-        },
-        input.values.as_deref(),
+        context_limits,
     );
     timings.context = started.elapsed().as_secs_f64() * 1000.0;
     if !ctx.left_out.is_empty() {

@@ -202,7 +202,7 @@ pub async fn start(state: &SharedState, req: StartRun) -> Result<Arc<RunHandle>,
                     let input = RunInput {
                         question: question.clone(),
                         db,
-                        catalog: Arc::new(catalog.catalog.clone()),
+                        catalog: catalog.catalog.clone(),
                         examples,
                         limits,
                         cancel: h.cancel.clone(),

@@ -18,9 +18,9 @@ use tokio::sync::Mutex;
 pub struct CachedCatalog {
     /// When it was read (UTC).
     pub fetched_at: String,
-    /// The schema.
+    /// The schema, shared by every run that uses it (never deep-copied per run).
     #[serde(flatten)]
-    pub catalog: Catalog,
+    pub catalog: Arc<Catalog>,
 }
 
 struct Entry {
@@ -160,7 +160,7 @@ impl Databases {
             .map_err(|e| ApiError::from(e).for_connection(conn.id, &conn.name))?;
         let cached = Arc::new(CachedCatalog {
             fetched_at: now_iso(),
-            catalog,
+            catalog: Arc::new(catalog),
         });
         if let Some(e) = self.entries.lock().await.get_mut(&conn.id) {
             e.catalog = Some(cached.clone());

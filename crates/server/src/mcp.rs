@@ -388,7 +388,7 @@ impl QuerypadMcp {
                     .databases
                     .catalog(&state.store, &conn, false, timeout)
                     .await?;
-                Arc::new(cached.catalog.clone())
+                cached.catalog.clone()
             };
             if name == "run_query" {
                 // The API's row cap (database.max_rows_limit) first, with its message.
