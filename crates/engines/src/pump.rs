@@ -106,6 +106,40 @@ impl Reply {
         let _ = self.tx.send(Ok(end)).await;
     }
 
+    /// Step 1 of every worker: a connection by the caller's deadline or the acquire timeout,
+    /// whichever comes first, waited for at most `grace` longer (the engine's own limit fires
+    /// first). `Err(Some(e))`: answer `e` (the deadline, a busy pool, or why connecting failed);
+    /// `Err(None)`: the caller went away.
+    pub(crate) async fn acquire<C, F>(
+        &self,
+        opts: &crate::exec::QueryOptions,
+        started: Instant,
+        acquire_timeout: std::time::Duration,
+        grace: std::time::Duration,
+        acquire: impl FnOnce(Instant) -> F,
+    ) -> Result<C, Option<EngineError>>
+    where
+        F: Future<Output = Result<C, crate::acquire::AcquireError>>,
+    {
+        use crate::acquire::AcquireError;
+        let limit = opts.deadline.min(started + acquire_timeout);
+        match self.watch(limit + grace, acquire(limit)).await {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(AcquireError::Failed(e))) => Err(Some(e)),
+            Ok(Err(AcquireError::Limit)) | Err(Halt::Deadline) if limit >= opts.deadline => {
+                Err(Some(EngineError::Timeout(expired_ms(
+                    opts.statement_timeout,
+                    opts.deadline,
+                    started,
+                ))))
+            }
+            Ok(Err(AcquireError::Limit)) | Err(Halt::Deadline) => {
+                Err(Some(EngineError::PoolExhausted))
+            }
+            Err(Halt::Gone) => Err(None),
+        }
+    }
+
     /// Waits for `fut` unless the deadline passes or the caller goes away first.
     pub(crate) async fn watch<F: Future>(
         &self,

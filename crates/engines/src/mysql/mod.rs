@@ -363,23 +363,19 @@ async fn run(inner: Arc<Inner>, sql: Arc<str>, opts: QueryOptions, mut reply: Re
     };
 
     // 1. A connection, by the deadline or the acquire timeout.
-    let limit = opts.deadline.min(started + inner.settings.acquire_timeout);
     let acquired = reply
-        .watch(
-            limit + SERVER_GRACE,
-            inner.acquire(limit, inner.settings.connect_timeout),
+        .acquire(
+            &opts,
+            started,
+            inner.settings.acquire_timeout,
+            SERVER_GRACE,
+            |limit| inner.acquire(limit, inner.settings.connect_timeout),
         )
         .await;
     let mut conn = match acquired {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(AcquireError::Failed(e))) => return fail(reply, e).await,
-        Ok(Err(AcquireError::Limit)) | Err(Halt::Deadline) if limit >= opts.deadline => {
-            return fail(reply, expired()).await;
-        }
-        Ok(Err(AcquireError::Limit)) | Err(Halt::Deadline) => {
-            return fail(reply, EngineError::PoolExhausted).await;
-        }
-        Err(Halt::Gone) => return,
+        Ok(conn) => conn,
+        Err(Some(e)) => return fail(reply, e).await,
+        Err(None) => return,
     };
     let Some(budget) = Budget::from_now(opts.statement_timeout, opts.deadline) else {
         return fail(reply, expired()).await;

@@ -11,7 +11,7 @@ mod values;
 
 use crate::acquire::{self, AcquireError};
 use crate::classify::{Dialect, classify};
-use crate::pump::{self, Budget, Halt, Outcome, Reply};
+use crate::pump::{self, Budget, Outcome, Reply};
 use crate::{
     Catalog, ConnectSpec, EngineError, PoolSettings, PoolStatus, QueryOptions, RowStream,
     ServerInfo,
@@ -246,20 +246,19 @@ async fn run(inner: Arc<Inner>, sql: Arc<str>, opts: QueryOptions, mut reply: Re
     };
 
     // 1. A connection, by the deadline or the acquire timeout.
-    let limit = opts.deadline.min(started + inner.settings.acquire_timeout);
-    let mut conn = match reply
-        .watch(limit + HANDLER_GRACE, inner.acquire(limit))
-        .await
-    {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(AcquireError::Failed(e))) => return reply.fail(e).await,
-        Ok(Err(AcquireError::Limit)) | Err(Halt::Deadline) if limit >= opts.deadline => {
-            return reply.fail(expired()).await;
-        }
-        Ok(Err(AcquireError::Limit)) | Err(Halt::Deadline) => {
-            return reply.fail(EngineError::PoolExhausted).await;
-        }
-        Err(Halt::Gone) => return,
+    let acquired = reply
+        .acquire(
+            &opts,
+            started,
+            inner.settings.acquire_timeout,
+            HANDLER_GRACE,
+            |limit| inner.acquire(limit),
+        )
+        .await;
+    let mut conn = match acquired {
+        Ok(conn) => conn,
+        Err(Some(e)) => return reply.fail(e).await,
+        Err(None) => return,
     };
     let Some(budget) = Budget::from_now(opts.statement_timeout, opts.deadline) else {
         return reply.fail(expired()).await;
