@@ -12,7 +12,7 @@ use crate::state::SharedState;
 use axum::http::StatusCode;
 use querypad_agent::{AgentLimits, Event, Example, Generator, LlmSettings, Outcome, RunInput};
 use querypad_llm::{Provider, ProviderConfig, ProviderKind};
-use querypad_store::{CellKind, NewCell, NewRun};
+use querypad_store::{AnswerCell, CellKind, FinishedRun, NewRun};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,8 +103,23 @@ fn examples_from(cells: &[querypad_store::Cell]) -> Vec<Example> {
         .collect()
 }
 
+/// When a run's `running` record must be durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// Before `start` returns: the caller hands out the run id as a resource (202 + URL), which
+    /// must survive a crash.
+    BeforeStart,
+    /// While the run goes on: the caller waits for the answer anyway, and the run's first LLM
+    /// call need not wait for a commit (the finished record is queued after it).
+    Alongside,
+}
+
 /// Validates and starts a run; returns its live handle.
-pub async fn start(state: &SharedState, req: StartRun) -> Result<Arc<RunHandle>, ApiError> {
+pub async fn start(
+    state: &SharedState,
+    req: StartRun,
+    record: Record,
+) -> Result<Arc<RunHandle>, ApiError> {
     if !state.config.agent.enabled {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -120,9 +135,14 @@ pub async fn start(state: &SharedState, req: StartRun) -> Result<Arc<RunHandle>,
         return Err(ApiError::invalid("query must be at most 4000 characters"));
     }
     let conn = state.store.get_connection(req.connection_id).await?;
-    let cells = match req.notebook_id {
-        Some(id) => state.store.recent_sql_cells(id, 50).await?,
-        None => Vec::new(),
+    // `Some(nb.connection_id)` when a notebook is named: its default connection decides
+    // whether the answer cell names its own.
+    let (notebook_conn, cells) = match req.notebook_id {
+        Some(id) => {
+            let (nb, cells) = state.store.recent_sql_cells(id, 50).await?;
+            (Some(nb.connection_id), cells)
+        }
+        None => (None, Vec::new()),
     };
     let permit = state.runs.permits.clone().try_acquire_owned().map_err(|_| {
         let mut e = ApiError::new(
@@ -146,17 +166,24 @@ pub async fn start(state: &SharedState, req: StartRun) -> Result<Arc<RunHandle>,
         None => Generator::builtin(),
     };
     let handle = state.runs.create();
-    state
-        .store
-        .insert_run(&NewRun {
-            id: handle.id.clone(),
-            connection_id: conn.id,
-            notebook_id: req.notebook_id,
-            question: question.clone(),
-            provider: generator.provider_name().into(),
-            model: generator.model().into(),
-        })
-        .await?;
+    let mut recorded = Some(
+        state
+            .store
+            .queue_insert_run(&NewRun {
+                id: handle.id.clone(),
+                connection_id: conn.id,
+                notebook_id: req.notebook_id,
+                question: question.clone(),
+                provider: generator.provider_name().into(),
+                model: generator.model().into(),
+            })
+            .await?,
+    );
+    if record == Record::BeforeStart
+        && let Some(pending) = recorded.take()
+    {
+        pending.wait().await?;
+    }
     metrics::gauge!("querypad_agent_runs_in_progress").increment(1.0);
     let state2 = state.clone();
     let h = handle.clone();
@@ -220,10 +247,15 @@ pub async fn start(state: &SharedState, req: StartRun) -> Result<Arc<RunHandle>,
                     "deadline",
                 ),
             };
-            let cell_id = match (req.notebook_id, &outcome.sql) {
-                (Some(nb), Some(sql)) => {
-                    append_cell(&state2, nb, conn.id, &question, sql, &outcome).await
-                }
+            let answer = match (req.notebook_id, &outcome.sql) {
+                (Some(nb), Some(sql)) => Some(answer_cell(
+                    nb,
+                    conn.id,
+                    &notebook_conn,
+                    &question,
+                    sql,
+                    &outcome,
+                )),
                 _ => None,
             };
             let response = response_json(
@@ -233,7 +265,7 @@ pub async fn start(state: &SharedState, req: StartRun) -> Result<Arc<RunHandle>,
                 req.notebook_id,
                 &generator,
                 &outcome,
-                cell_id,
+                None,
             );
             metrics::histogram!("querypad_workflow_seconds").record(outcome.timings.total / 1000.0);
             metrics::histogram!("querypad_agent_iterations").record(f64::from(outcome.iterations));
@@ -256,20 +288,32 @@ pub async fn start(state: &SharedState, req: StartRun) -> Result<Arc<RunHandle>,
                 output_tokens = outcome.usage.output_tokens,
                 "agent run finished"
             );
-            h.finish(response.clone());
-            if let Err(e) = state2
+            if let Some(pending) = recorded
+                && let Err(e) = pending.wait().await
+            {
+                tracing::error!(run_id = %h.id, error = %e, "could not record the run's start");
+            }
+            // Durable first (the run record and its answer cell in one group-committed
+            // transaction), then answered: a client never sees a run the store could lose.
+            let events = h.events_json();
+            let mut response = response;
+            match state2
                 .store
-                .finish_run(
-                    &h.id,
-                    outcome.status.as_str(),
-                    &response,
-                    &h.events_json(),
-                    cell_id,
-                )
+                .finish_run(FinishedRun {
+                    id: h.id.clone(),
+                    status: outcome.status.as_str().into(),
+                    response: response.clone(),
+                    events,
+                    answer,
+                })
                 .await
             {
-                tracing::error!(run_id = %h.id, error = %e, "could not store the finished run");
+                Ok(cell_id) => response["cell_id"] = cell_id.into(),
+                Err(e) => {
+                    tracing::error!(run_id = %h.id, error = %e, "could not store the finished run");
+                }
             }
+            h.finish(response);
             state2.runs.expire_later(h.id.clone());
         },
         span,
@@ -294,45 +338,28 @@ fn failed_outcome(message: String, reason: &str) -> Outcome {
     }
 }
 
-async fn append_cell(
-    state: &SharedState,
+/// The notebook cell that records a run's answer: the question as a comment line, then the SQL,
+/// with its execution summary; the connection is named only when it is not the notebook's own.
+fn answer_cell(
     notebook_id: i64,
     connection_id: i64,
+    notebook_conn: &Option<Option<i64>>,
     question: &str,
     sql: &str,
     outcome: &Outcome,
-) -> Option<i64> {
-    let nb = state.store.get_notebook(notebook_id).await.ok()?;
+) -> AnswerCell {
     let one_line = question.replace(['\n', '\r'], " ");
-    let source = format!("-- {one_line}\n{sql}");
-    let cell = state
-        .store
-        .create_cell(
-            notebook_id,
-            NewCell {
-                kind: CellKind::Sql,
-                source,
-                position: None,
-                connection_id: (nb.connection_id != Some(connection_id)).then_some(connection_id),
-            },
-        )
-        .await;
-    match cell {
-        Ok(cell) => {
-            if let Some(rs) = &outcome.result {
-                let summary = json!({
-                    "ran_at": crate::time::now_iso(), "connection_id": connection_id,
-                    "row_count": rs.row_count, "truncated": rs.truncated,
-                    "elapsed_ms": rs.elapsed_ms, "error": null,
-                });
-                let _ = state.store.set_cell_last_run(cell.id, &summary).await;
-            }
-            Some(cell.id)
-        }
-        Err(e) => {
-            tracing::error!(notebook_id, error = %e, "could not append the answer cell");
-            None
-        }
+    AnswerCell {
+        notebook_id,
+        source: format!("-- {one_line}\n{sql}"),
+        connection_id: (notebook_conn.flatten() != Some(connection_id)).then_some(connection_id),
+        last_run: outcome.result.as_ref().map(|rs| {
+            json!({
+                "ran_at": crate::time::now_iso(), "connection_id": connection_id,
+                "row_count": rs.row_count, "truncated": rs.truncated,
+                "elapsed_ms": rs.elapsed_ms, "error": null,
+            })
+        }),
     }
 }
 

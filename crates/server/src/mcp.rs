@@ -421,7 +421,7 @@ impl QuerypadMcp {
         ctx: &RequestContext<RoleServer>,
     ) -> Result<Value, ApiError> {
         let state = &self.state;
-        let handle = agent_service::start(state, req).await?;
+        let handle = agent_service::start(state, req, agent_service::Record::Alongside).await?;
         let token = ctx.meta.get_progress_token();
         let notify = |progress: f64, message: String| {
             let peer = ctx.peer.clone();

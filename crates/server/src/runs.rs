@@ -80,12 +80,7 @@ impl RunHandle {
 
     /// Records the `finished` event, which carries the final response (kept once, there).
     pub fn finish(&self, response: Value) {
-        let data = json!({
-            "status": response["status"],
-            "message": response["message"],
-            "elapsed_ms": self.started.elapsed().as_secs_f64() * 1000.0,
-            "result": response,
-        });
+        let data = finished_data(response, Some(self.started.elapsed()));
         let seq = {
             let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
             let seq = log.events.len() as u64 + 1;
@@ -113,7 +108,7 @@ impl RunHandle {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).finished
     }
 
-    /// The events so far as JSON (stored with the run).
+    /// The events so far as JSON (stored with the run, before `finished`).
     pub fn events_json(&self) -> Value {
         let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         Value::Array(
@@ -151,6 +146,21 @@ impl RunHandle {
     }
 }
 
+/// The `finished` event's data: status, message, time since the run started (for a replay from
+/// the store, the run's own total) and the whole response.
+pub fn finished_data(response: Value, elapsed: Option<Duration>) -> Value {
+    let elapsed_ms = match elapsed {
+        Some(d) => json!(d.as_secs_f64() * 1000.0),
+        None => response["timings_ms"]["total"].clone(),
+    };
+    json!({
+        "status": response["status"],
+        "message": response["message"],
+        "elapsed_ms": elapsed_ms,
+        "result": response,
+    })
+}
+
 /// The registry.
 pub struct Runs {
     map: Mutex<HashMap<String, Arc<RunHandle>>>,
@@ -161,8 +171,9 @@ pub struct Runs {
 }
 
 /// How long a finished run stays in memory for late SSE readers; after that its events are
-/// replayed from the store, so this only needs to cover a reconnect.
-const KEEP_FINISHED: Duration = Duration::from_secs(60);
+/// replayed from the store (where they are durable before the run is marked finished), so this
+/// only smooths a reconnect, and short keeps memory flat when thousands of runs end together.
+const KEEP_FINISHED: Duration = Duration::from_secs(10);
 
 impl Runs {
     /// A registry allowing `max_concurrent` runs at once.
@@ -212,12 +223,19 @@ impl Runs {
         tokio::spawn(async move {
             tokio::time::sleep(KEEP_FINISHED).await;
             if let Some(runs) = runs.upgrade() {
-                runs.map
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&id);
+                runs.forget(&id);
             }
         });
+    }
+
+    /// Drops a run from memory now (its record stays in the store, where readers find it next);
+    /// whether it was there.
+    pub fn forget(&self, id: &str) -> bool {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+            .is_some()
     }
 }
 

@@ -383,6 +383,35 @@ async fn runs_are_resources_with_ordered_resumable_events() {
         vec![7, 8, 9]
     );
 
+    // Once the run has left memory, the same stream is replayed from the store, `finished`
+    // (kept once, as the stored response) included, with the answer's cell.
+    assert!(s.state.runs.forget(&id), "the finished run was in memory");
+    let resp = s
+        .client
+        .get(s.url(&format!("/api/v1/agent/runs/{id}/events")))
+        .send()
+        .await
+        .unwrap();
+    let replayed = read_sse(resp, 100).await;
+    assert_eq!(
+        replayed
+            .iter()
+            .map(|e| e.event.as_str())
+            .collect::<Vec<_>>(),
+        kinds
+    );
+    assert_eq!(
+        replayed.iter().map(|e| e.id.unwrap()).collect::<Vec<_>>(),
+        ids
+    );
+    let again = &replayed[8].data;
+    assert_eq!(again["status"], "succeeded");
+    assert_eq!(again["result"]["rows"], finished["result"]["rows"]);
+    assert!(again["result"]["cell_id"].as_i64().is_some(), "{again}");
+    assert_eq!(again["result"]["cell_id"], finished["result"]["cell_id"]);
+    let stored = s.get(&format!("/api/v1/agent/runs/{id}")).await;
+    assert_eq!(stored.body["cell_id"], finished["result"]["cell_id"]);
+
     // The seed endpoint streams the same events when asked.
     let fake2 = FakeLlm::anthropic(vec![submit("SELECT 1 AS one")]).await;
     let s2 = server_with(&fake2, |_| {}).await;
@@ -674,5 +703,131 @@ async fn the_token_budget_stops_a_run_like_the_deadline_does() {
         r.text
     );
     assert_eq!(fake.request_count(), 1);
+    s.stop().await;
+}
+
+/// Many runs ending together share the store's group commit: every one is answered, stored with
+/// its own answer cell, and the notebook's positions stay dense.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_runs_each_get_their_own_stored_answer_cell() {
+    const RUNS: usize = 40;
+    let s = std::sync::Arc::new(common::start().await);
+    let before = s.get("/api/v1/notebooks/1/cells").await.body;
+    let before = before.as_array().map_or(0, Vec::len);
+    let tasks: Vec<_> = (0..RUNS)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.post(
+                    "/mcp_agent/text-to-sql/",
+                    json!({"query": "how many tracks are there", "connection_id": 1, "notebook_id": 1}),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut cell_ids = Vec::new();
+    for t in tasks {
+        let r = t.await.expect("request task");
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["status"], "succeeded", "{}", r.text);
+        let cell = r.body["cell_id"].as_i64().expect("cell_id");
+        let run = s
+            .state
+            .store
+            .get_run(r.body["run_id"].as_str().expect("run_id"))
+            .await
+            .expect("store")
+            .expect("run stored");
+        assert_eq!(run.status, "succeeded");
+        assert_eq!(run.cell_id, Some(cell));
+        assert_eq!(
+            run.response.as_ref().map(|v| v["cell_id"].clone()),
+            Some(json!(cell))
+        );
+        cell_ids.push(cell);
+    }
+    let mut unique = cell_ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), RUNS, "one cell per run: {cell_ids:?}");
+    let cells = s.get("/api/v1/notebooks/1/cells").await.body;
+    let cells = cells.as_array().expect("cells");
+    assert_eq!(cells.len(), before + RUNS);
+    let positions: Vec<i64> = cells
+        .iter()
+        .filter_map(|c| c["position"].as_i64())
+        .collect();
+    assert_eq!(positions, (0..cells.len() as i64).collect::<Vec<_>>());
+    for c in cells.iter().filter(|c| {
+        unique
+            .binary_search(&c["id"].as_i64().unwrap_or(-1))
+            .is_ok()
+    }) {
+        assert!(
+            c["source"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("-- how many tracks are there")),
+            "{c}"
+        );
+        assert_eq!(c["last_run"]["error"], Value::Null, "{c}");
+        assert!(c["last_run"]["row_count"].as_u64().is_some(), "{c}");
+    }
+    if let Ok(s) = std::sync::Arc::try_unwrap(s) {
+        s.stop().await;
+    }
+}
+
+/// Earlier answers of the notebook reach the model as question→SQL examples, newest last;
+/// a markdown cell and an answer whose SQL failed do not.
+#[tokio::test]
+async fn earlier_answers_in_the_notebook_become_examples() {
+    let fake = FakeLlm::anthropic(vec![
+        submit("SELECT Name FROM Genre ORDER BY Name"),
+        submit("SELECT count(*) FROM Album"),
+    ])
+    .await;
+    let s = server_with(&fake, |_| {}).await;
+    assert_eq!(ask(&s, "list the genres").await.body["status"], "succeeded");
+    let md = s
+        .post(
+            "/api/v1/notebooks/1/cells",
+            json!({"kind": "markdown", "source": "-- not a question\nSELECT 'markdown'"}),
+        )
+        .await;
+    assert_eq!(md.status, 201, "{}", md.text);
+    let bad = s
+        .post(
+            "/api/v1/notebooks/1/cells",
+            json!({"kind": "sql", "source": "-- a broken answer\nSELECT nope FROM nowhere"}),
+        )
+        .await;
+    assert_eq!(bad.status, 201, "{}", bad.text);
+    let id = bad.body["id"].as_i64().expect("cell id");
+    let ran = s
+        .post(&format!("/api/v1/notebooks/1/cells/{id}/run"), json!({}))
+        .await;
+    assert!(ran.text.contains("nowhere"), "{}", ran.text);
+    assert_eq!(ask(&s, "how many albums").await.body["status"], "succeeded");
+
+    let reqs = fake.requests();
+    let first_user_text = reqs.last().expect("a request").body["messages"][0]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        first_user_text
+            .contains("Q: list the genres\n```sql\nSELECT Name FROM Genre ORDER BY Name\n```"),
+        "{first_user_text}"
+    );
+    assert!(!first_user_text.contains("markdown"), "{first_user_text}");
+    assert!(
+        !first_user_text.contains("a broken answer"),
+        "{first_user_text}"
+    );
+    assert!(
+        first_user_text.ends_with("Question: how many albums"),
+        "{first_user_text}"
+    );
     s.stop().await;
 }

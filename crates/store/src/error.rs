@@ -20,6 +20,9 @@ pub enum StoreError {
     /// Encryption key missing or wrong, or a stored secret could not be decrypted.
     #[error("secret storage: {0}")]
     Crypto(String),
+    /// The store is shutting down and takes no more writes.
+    #[error("the metadata store is shutting down")]
+    Closed,
     /// The metadata database itself failed.
     #[error("metadata database error: {0}")]
     Db(#[from] sqlx::Error),

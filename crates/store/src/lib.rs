@@ -7,6 +7,7 @@
 mod connections;
 mod crypto;
 mod error;
+mod group_commit;
 mod migrate;
 mod notebooks;
 mod runs;
@@ -15,6 +16,7 @@ mod tokens;
 pub use connections::{Connection, ConnectionPatch, NewConnection};
 pub use crypto::SecretBox;
 pub use error::StoreError;
+pub use group_commit::{AnswerCell, FinishedRun, PendingWrite};
 pub use notebooks::{Cell, CellKind, CellPatch, NewCell, Notebook, NotebookPatch};
 pub use runs::{NewRun, RunRecord};
 pub use tokens::{ApiToken, NewToken};
@@ -33,6 +35,8 @@ pub struct Store {
     /// writers queue here (FIFO, no polling) instead of in SQLite's busy handler (which sleeps
     /// and retries) keeps write latency flat when thousands of runs finish together.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The batched writes of runs and notebook queries (one fsync for many).
+    commits: group_commit::GroupCommit,
 }
 
 impl Store {
@@ -52,13 +56,18 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
+            // In-process connections do not go stale; testing each acquire costs a round trip
+            // to the connection's thread on every read and write.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         migrate::apply(&pool).await?;
+        let writer: std::sync::Arc<tokio::sync::Mutex<()>> = Default::default();
         Ok(Store {
+            commits: group_commit::GroupCommit::start(pool.clone(), writer.clone()),
             pool,
             secrets,
-            writer: Default::default(),
+            writer,
         })
     }
 

@@ -51,7 +51,7 @@ impl CellKind {
 }
 
 /// A cell.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Cell {
     /// Identifier.
     pub id: i64,
@@ -278,22 +278,41 @@ impl Store {
         rows.iter().map(cell_from_row).collect()
     }
 
-    /// The last `limit` SQL cells of a notebook, newest last: the agent's examples, read without
-    /// loading a long notebook whole on every question.
+    /// A notebook with its last `limit` SQL cells, newest last: the agent's examples (and the
+    /// notebook's default connection for the answer cell), read without loading a long notebook
+    /// whole on every question.
     pub async fn recent_sql_cells(
         &self,
         notebook_id: i64,
         limit: i64,
-    ) -> Result<Vec<Cell>, StoreError> {
-        self.get_notebook(notebook_id).await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {CELL_COLUMNS} FROM (SELECT * FROM cells WHERE notebook_id = ? AND kind = 'sql' ORDER BY position DESC LIMIT ?) ORDER BY position"
+    ) -> Result<(Notebook, Vec<Cell>), StoreError> {
+        // One statement, one row: the cells come back as one JSON array. Every row a statement
+        // streams is a hand-off between the connection's thread and the caller, and this read
+        // is on every agent request.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {NB_COLUMNS}, (SELECT json_group_array(json_object(
+                 'id', id, 'notebook_id', notebook_id, 'position', position, 'kind', kind,
+                 'source', source, 'connection_id', connection_id,
+                 'last_run', CASE WHEN json_valid(last_run) THEN json(last_run) END,
+                 'created_at', created_at, 'updated_at', updated_at))
+               FROM (SELECT * FROM cells WHERE notebook_id = n.id AND kind = 'sql'
+                     ORDER BY position DESC LIMIT ?)) AS recent
+             FROM notebooks n WHERE n.id = ?"
         )))
-        .bind(notebook_id)
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(cell_from_row).collect()
+        .bind(notebook_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound {
+            what: "notebook",
+            id: notebook_id,
+        })?;
+        let notebook = notebook_from_row(&row)?;
+        let recent: String = row.try_get("recent")?;
+        let mut cells: Vec<Cell> = serde_json::from_str(&recent)
+            .map_err(|e| StoreError::Invalid(format!("stored cells could not be read: {e}")))?;
+        cells.sort_by_key(|c| c.position);
+        Ok((notebook, cells))
     }
 
     /// One cell of a notebook, or `NotFound`.
@@ -444,17 +463,17 @@ impl Store {
         Ok(())
     }
 
-    /// Records the summary of a cell's last run.
+    /// Records the summary of a cell's last run (batched with other writes; durable on return).
     pub async fn set_cell_last_run(
         &self,
         cell_id: i64,
         summary: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let _w = self.writer.lock().await;
-        sqlx::query("UPDATE cells SET last_run = ? WHERE id = ?")
-            .bind(summary.to_string())
-            .bind(cell_id)
-            .execute(&self.pool)
+        self.commits
+            .submit(crate::group_commit::Op::CellLastRun {
+                cell_id,
+                summary: summary.to_string(),
+            })
             .await?;
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Agent runs: recorded when they start (so a crash leaves a trace) and completed with the whole
 //! response and event log when they end.
 
+use crate::group_commit::{Done, FinishedRun, Op, PendingWrite};
 use crate::{Store, StoreError};
 use serde::Serialize;
 use sqlx::Row;
@@ -70,44 +71,25 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, StoreError> {
 }
 
 impl Store {
-    /// Records a run as `running`.
+    /// Records a run as `running` (durable before it returns, batched with other writes).
     pub async fn insert_run(&self, r: &NewRun) -> Result<(), StoreError> {
-        let _w = self.writer.lock().await;
-        sqlx::query(
-            "INSERT INTO runs (id, connection_id, notebook_id, question, status, provider, model) VALUES (?, ?, ?, ?, 'running', ?, ?)",
-        )
-        .bind(&r.id)
-        .bind(r.connection_id)
-        .bind(r.notebook_id)
-        .bind(&r.question)
-        .bind(&r.provider)
-        .bind(&r.model)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.queue_insert_run(r).await?.wait().await
     }
 
-    /// Completes a run with its status, response, events and answer cell.
-    pub async fn finish_run(
-        &self,
-        id: &str,
-        status: &str,
-        response: &serde_json::Value,
-        events: &serde_json::Value,
-        cell_id: Option<i64>,
-    ) -> Result<(), StoreError> {
-        let _w = self.writer.lock().await;
-        sqlx::query(
-            "UPDATE runs SET status = ?, response = ?, events = ?, cell_id = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
-        )
-        .bind(status)
-        .bind(response.to_string())
-        .bind(events.to_string())
-        .bind(cell_id)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    /// Queues the `running` record of a run without waiting for it to commit, so the run can
+    /// start at once; a later [`Store::finish_run`] of the same run commits after it.
+    pub async fn queue_insert_run(&self, r: &NewRun) -> Result<PendingWrite, StoreError> {
+        self.commits.enqueue(Op::InsertRun(r.clone())).await
+    }
+
+    /// Completes a run: appends its answer cell (if any) and stores status, response and events,
+    /// in one transaction batched with other writes. Returns the appended cell's id (also set as
+    /// `cell_id` in the stored response); `None` when there was no answer or its notebook is gone.
+    pub async fn finish_run(&self, run: FinishedRun) -> Result<Option<i64>, StoreError> {
+        match self.commits.submit(Op::FinishRun(Box::new(run))).await? {
+            Done::Cell(id) => Ok(id),
+            Done::Unit => Ok(None),
+        }
     }
 
     /// One run, or `None`.

@@ -1,7 +1,7 @@
 //! The agent over HTTP: the seed's synchronous endpoint (JSON, or SSE when asked), runs as
 //! resources, live events with `Last-Event-ID` resume, and cancellation.
 
-use crate::agent_service::{self, StartRun};
+use crate::agent_service::{self, Record, StartRun};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath};
 use crate::runs::{Logged, RunHandle};
@@ -40,7 +40,7 @@ pub async fn text_to_sql(
     headers: HeaderMap,
     ApiJson(body): ApiJson<StartRun>,
 ) -> Result<Response, ApiError> {
-    let handle = agent_service::start(&state, body).await?;
+    let handle = agent_service::start(&state, body, Record::Alongside).await?;
     if wants_sse(&headers) {
         return Ok(sse(handle, 0).into_response());
     }
@@ -64,7 +64,7 @@ pub async fn create_run(
     State(state): State<SharedState>,
     ApiJson(body): ApiJson<StartRun>,
 ) -> Result<Response, ApiError> {
-    let handle = agent_service::start(&state, body).await?;
+    let handle = agent_service::start(&state, body, Record::BeforeStart).await?;
     let id = &handle.id;
     Ok((
         StatusCode::ACCEPTED,
@@ -119,7 +119,7 @@ pub async fn run_events(
     let Some(rec) = state.store.get_run(&id).await? else {
         return Err(ApiError::not_found("run", &id));
     };
-    let events: Vec<Logged> = rec
+    let mut events: Vec<Logged> = rec
         .events
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default()
@@ -131,8 +131,19 @@ pub async fn run_events(
                 data: e["data"].clone(),
             })
         })
-        .filter(|e| e.seq > after)
         .collect();
+    // The stored log ends before `finished`: that event carries the response, which the store
+    // keeps once, in its own column. It is rebuilt here as the live stream sent it.
+    if let Some(response) = rec.response
+        && events.last().is_none_or(|e| e.kind != "finished")
+    {
+        events.push(Logged {
+            seq: events.last().map_or(1, |e| e.seq + 1),
+            kind: "finished".into(),
+            data: crate::runs::finished_data(response, None),
+        });
+    }
+    events.retain(|e| e.seq > after);
     let stream =
         futures_util::stream::iter(events.into_iter().map(|e| Ok::<_, Infallible>(to_sse(&e))));
     Ok(Sse::new(stream).into_response())
