@@ -74,6 +74,10 @@ pub struct ServerConfig {
     pub keep_alive_secs: f64,
     /// Client connections served at once; further ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections the kernel queues before Querypad accepts them (capped by
+    /// `net.core.somaxconn`). A burst beyond it loses SYNs and clients stall in retransmits, so
+    /// it is sized for bursts, not for the steady state.
+    pub listen_backlog: u32,
     /// At shutdown, how long requests and agent runs in flight may take to finish before runs
     /// are cancelled (they then answer `degraded` or `failed`), in seconds.
     pub drain_timeout_secs: f64,
@@ -195,6 +199,7 @@ impl Default for ServerConfig {
             demo: true,
             keep_alive_secs: 75.0,
             max_connections: 10_000,
+            listen_backlog: 4096,
             drain_timeout_secs: 45.0,
             allowed_hosts: vec!["127.0.0.1".into(), "localhost".into(), "[::1]".into()],
         }
@@ -522,6 +527,11 @@ impl Config {
         }
         positive("server.keep_alive_secs", self.server.keep_alive_secs)?;
         positive("server.drain_timeout_secs", self.server.drain_timeout_secs)?;
+        if self.server.listen_backlog == 0 || self.server.listen_backlog > i32::MAX as u32 {
+            return Err(ConfigError(
+                "server.listen_backlog must be between 1 and 2147483647".into(),
+            ));
+        }
         if self.server.max_connections == 0 {
             return Err(ConfigError(
                 "server.max_connections must be at least 1".into(),

@@ -237,10 +237,22 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let addr = config.bind_addr()?;
     let state = build_state(config).await?;
     check_exposure(&state, addr).await?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
+    let listener = listen(addr, state.config.server.listen_backlog)
         .map_err(|source| StartError::Bind { addr, source })?;
     Ok(Server { listener, state })
+}
+
+/// Binds with our own backlog (tokio's `bind` fixes it at 1024, too few for a burst of
+/// thousands of agent requests: the overflow loses SYNs and clients stall in retransmits).
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 impl Server {
