@@ -18,8 +18,8 @@ use crate::{
 };
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    Sqlite, SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions,
-    SqliteQueryResult,
+    LockedSqliteHandle, Sqlite, SqliteConnectOptions, SqliteConnection, SqlitePool,
+    SqlitePoolOptions, SqliteQueryResult,
 };
 use sqlx::{AssertSqlSafe, ConnectOptions, Row, SqlSafeStr};
 use std::future::Pending;
@@ -70,6 +70,9 @@ impl SqliteDb {
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
+            // An in-process connection cannot go stale like a network one; the test would be
+            // one more round trip to the connection's thread per query.
+            .test_before_acquire(false)
             .idle_timeout(Some(Duration::from_secs(300)))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
@@ -131,7 +134,14 @@ impl SqliteDb {
             AcquireError::Failed(e) => e,
         })?;
         let stop = Arc::new(AtomicBool::new(false));
-        if let Err(e) = arm(&mut conn, &stop, deadline, false).await {
+        let armed = match conn.lock_handle().await {
+            Ok(mut handle) => {
+                arm(&mut handle, &stop, deadline, false);
+                Ok(())
+            }
+            Err(e) => Err(classify(Dialect::Sqlite, e, 0)),
+        };
+        if let Err(e) = armed {
             drop(conn.detach());
             return Err(e);
         }
@@ -187,25 +197,20 @@ impl Inner {
 
 /// Installs the progress handler that interrupts the connection's statements once `stop_at`
 /// passes or `stop` is raised, and (read-only) re-asserts the lock-down.
-async fn arm(
-    conn: &mut SqliteConnection,
+fn arm(
+    handle: &mut LockedSqliteHandle<'_>,
     stop: &Arc<AtomicBool>,
     stop_at: Instant,
     lock_down: bool,
-) -> Result<(), EngineError> {
-    let mut handle = conn
-        .lock_handle()
-        .await
-        .map_err(|e| classify(Dialect::Sqlite, e, 0))?;
+) {
     let stop = stop.clone();
     let stop_at = stop_at.into_std();
     handle.set_progress_handler(PROGRESS_STEPS, move || {
         !stop.load(Ordering::Relaxed) && std::time::Instant::now() < stop_at
     });
     if lock_down {
-        ffi::lock_down(&mut handle);
+        ffi::lock_down(handle);
     }
-    Ok(())
 }
 
 /// Removes the progress handler and rolls back a transaction a statement left open, so the
@@ -267,12 +272,13 @@ async fn run(inner: Arc<Inner>, sql: Arc<str>, opts: QueryOptions, mut reply: Re
 
     // 2. The progress handler, then the columns (prepared without running; one statement only).
     let stop = Arc::new(AtomicBool::new(false));
+    // One lock of the handle for both: each lock is a round trip to the connection's thread.
     let described = async {
-        arm(&mut conn, &stop, budget.stop_at, !inner.allow_writes).await?;
         let mut handle = conn
             .lock_handle()
             .await
             .map_err(|e| classify(Dialect::Sqlite, e, 0))?;
+        arm(&mut handle, &stop, budget.stop_at, !inner.allow_writes);
         ffi::describe(&mut handle, &sql, budget.ms)
     }
     .await;
