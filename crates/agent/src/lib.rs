@@ -6,6 +6,7 @@
 
 pub mod builtin;
 pub mod context;
+pub mod derived;
 pub mod eval;
 pub mod events;
 pub mod exec;

@@ -82,6 +82,8 @@ fn generic(stem: &str) -> bool {
 struct Question {
     stems: HashSet<String>,
     toks: Vec<Token>,
+    /// Adjacent word pairs run together (`first name` → `firstname`), as written and stemmed.
+    joined: HashSet<String>,
 }
 
 impl Question {
@@ -92,7 +94,20 @@ impl Question {
             .filter(|t| t.word && !words::is_stop(&t.lower))
             .map(|t| t.stem.clone())
             .collect();
-        Question { stems, toks }
+        let joined = toks
+            .windows(2)
+            .flat_map(|w| {
+                [
+                    format!("{}{}", w[0].lower, w[1].lower),
+                    format!("{}{}", w[0].stem, w[1].stem),
+                ]
+            })
+            .collect();
+        Question {
+            stems,
+            toks,
+            joined,
+        }
     }
 
     fn has(&self, schema_stem: &str) -> bool {
@@ -101,27 +116,91 @@ impl Question {
 
     /// A compound identifier (`firstname`, `paperid`) against adjacent question words.
     fn has_joined(&self, joined: &str) -> bool {
-        if joined.len() < 5 {
-            return false;
+        joined.len() >= 5 && self.joined.contains(joined)
+    }
+}
+
+/// A schema name split for matching, once per schema (not once per question).
+struct NameWords {
+    /// Its words, stemmed.
+    words: Vec<String>,
+    /// Lower case without separators (`first_name` → `firstname`).
+    joined: String,
+}
+
+impl NameWords {
+    fn new(name: &str) -> NameWords {
+        NameWords {
+            words: words(name),
+            joined: name.to_lowercase().replace(['_', ' '], ""),
         }
-        self.toks.windows(2).any(|w| {
-            format!("{}{}", w[0].lower, w[1].lower) == joined
-                || format!("{}{}", w[0].stem, w[1].stem) == joined
-        })
+    }
+}
+
+/// A comment's distinct, non-generic words.
+fn comment_words(comment: Option<&str>) -> Vec<String> {
+    let mut ws: Vec<String> = comment
+        .map(words)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|w| !generic(w))
+        .collect();
+    ws.sort_unstable();
+    ws.dedup();
+    ws
+}
+
+struct TableWords {
+    name: NameWords,
+    comment: Vec<String>,
+    columns: Vec<NameWords>,
+    column_comments: Vec<Vec<String>>,
+}
+
+/// What linking derives from a schema before any question: the join graph and every name and
+/// comment split into stemmed words. Built once per cached catalog ([`prepared_for`]); on a
+/// 100-table schema, splitting 800 column names per question was most of linking's time.
+pub struct Prepared {
+    /// Joins between tables (declared and inferred).
+    pub graph: JoinGraph,
+    tables: Vec<TableWords>,
+}
+
+impl Prepared {
+    /// Derives everything from `catalog`.
+    pub fn new(catalog: &Catalog) -> Prepared {
+        let tables = catalog
+            .tables
+            .iter()
+            .map(|t| TableWords {
+                name: NameWords::new(&t.name),
+                comment: comment_words(t.comment.as_deref()),
+                columns: t.columns.iter().map(|c| NameWords::new(&c.name)).collect(),
+                column_comments: t
+                    .columns
+                    .iter()
+                    .map(|c| comment_words(c.comment.as_deref()))
+                    .collect(),
+            })
+            .collect();
+        Prepared {
+            graph: JoinGraph::build(catalog),
+            tables,
+        }
     }
 }
 
 /// Score of a name against the question: 1 when every word matches, a fraction otherwise;
 /// matches on generic words only count little.
-fn name_score(q: &Question, name: &str) -> f64 {
-    let ws = words(name);
+fn name_score(q: &Question, name: &NameWords) -> f64 {
+    let ws = &name.words;
     if ws.is_empty() {
         return 0.0;
     }
     let matched: Vec<&String> = ws.iter().filter(|w| q.has(w)).collect();
     if matched.is_empty() {
-        let joined = name.to_lowercase().replace(['_', ' '], "");
-        if q.has_joined(&joined) {
+        let joined = &name.joined;
+        if q.has_joined(joined) {
             return 1.0;
         }
         // Weaker: a question word inside an unsplit name ("language" in `countrylanguage`), or
@@ -150,28 +229,25 @@ fn name_score(q: &Question, name: &str) -> f64 {
     }
 }
 
-fn comment_score(q: &Question, comment: Option<&str>) -> f64 {
-    let Some(c) = comment.filter(|c| !c.is_empty()) else {
-        return 0.0;
-    };
-    let ws: HashSet<String> = words(c).into_iter().filter(|w| !generic(w)).collect();
-    let hits = ws.iter().filter(|w| q.has(w)).count();
+fn comment_score(q: &Question, comment: &[String]) -> f64 {
+    let hits = comment.iter().filter(|w| q.has(w)).count();
     (hits as f64 * 0.3).min(0.9)
 }
 
 /// Scores of every table and of every column, from names, comments and value hits.
 fn score(
-    catalog: &Catalog,
+    prepared: &Prepared,
     q: &Question,
     values: Option<&ValueIndex>,
 ) -> (Vec<f64>, Vec<Vec<f64>>) {
-    let mut cols: Vec<Vec<f64>> = catalog
+    let mut cols: Vec<Vec<f64>> = prepared
         .tables
         .iter()
         .map(|t| {
             t.columns
                 .iter()
-                .map(|c| name_score(q, &c.name) + comment_score(q, c.comment.as_deref()))
+                .zip(&t.column_comments)
+                .map(|(c, comment)| name_score(q, c) + comment_score(q, comment))
                 .collect()
         })
         .collect();
@@ -189,7 +265,7 @@ fn score(
             }
         }
     }
-    let tables: Vec<f64> = catalog
+    let tables: Vec<f64> = prepared
         .tables
         .iter()
         .enumerate()
@@ -201,7 +277,7 @@ fn score(
                 s += 1.5 * best;
             }
             s += cs.iter().skip(1).map(|x| 0.5 * x).sum::<f64>().min(2.0);
-            s + comment_score(q, t.comment.as_deref())
+            s + comment_score(q, &t.comment)
         })
         .collect();
     (tables, cols)
@@ -220,25 +296,12 @@ pub fn rank_tables(catalog: &Catalog, question: &str) -> Vec<Ranked> {
     .ranked
 }
 
-/// The join graph of `catalog`, built once per catalog and shared by every run that uses the
-/// same (cached) schema: building it is quadratic in tables sharing a column name, and doing it
-/// on every question made linking most of a run's own time.
-pub fn graph_for(catalog: &std::sync::Arc<Catalog>) -> std::sync::Arc<JoinGraph> {
-    use std::sync::{Arc, Mutex, OnceLock, Weak};
-    type Cache = Mutex<Vec<(Weak<Catalog>, Arc<JoinGraph>)>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
-    let mut entries = cache.lock().unwrap_or_else(|p| p.into_inner());
-    entries.retain(|(w, _)| w.strong_count() > 0);
-    if let Some((_, g)) = entries
-        .iter()
-        .find(|(w, _)| w.upgrade().is_some_and(|c| Arc::ptr_eq(&c, catalog)))
-    {
-        return g.clone();
-    }
-    let graph = Arc::new(JoinGraph::build(catalog));
-    entries.push((Arc::downgrade(catalog), graph.clone()));
-    graph
+/// What linking derives from `catalog` (join graph, split names), built once per catalog and
+/// shared by every run that uses the same (cached) schema: the join graph is quadratic in tables
+/// sharing a column name, and doing all this on every question made linking most of a run's own
+/// time.
+pub fn prepared_for(catalog: &std::sync::Arc<Catalog>) -> std::sync::Arc<Prepared> {
+    crate::derived::for_catalog(catalog).prepared(catalog)
 }
 
 /// Ranks tables and columns for `question` and selects what fits `budget`.
@@ -248,21 +311,21 @@ pub fn link(
     values: Option<&ValueIndex>,
     budget: LinkBudget,
 ) -> Linking {
-    let graph = JoinGraph::build(catalog);
-    link_with(catalog, &graph, question, values, budget)
+    link_with(catalog, &Prepared::new(catalog), question, values, budget)
 }
 
-/// [`link`] with a join graph the caller already built.
+/// [`link`] with what the caller already derived from `catalog` (see [`prepared_for`]).
 pub fn link_with(
     catalog: &Catalog,
-    graph: &JoinGraph,
+    prepared: &Prepared,
     question: &str,
     values: Option<&ValueIndex>,
     budget: LinkBudget,
 ) -> Linking {
+    let graph = &prepared.graph;
     let q = Question::new(question);
     let n = catalog.tables.len();
-    let (mut tscore, cscore) = score(catalog, &q, values);
+    let (mut tscore, cscore) = score(prepared, &q, values);
     // Foreign-key neighbours of strong matches, and bridges between two strong matches.
     let strong: Vec<bool> = tscore.iter().map(|&s| s >= 2.0).collect();
     let mut bonus = vec![0.0_f64; n];
@@ -314,10 +377,10 @@ pub fn link_with(
     let mut chosen: Vec<(usize, Vec<usize>)> = Vec::new();
     let mut used = 0usize;
     let label = |t: usize| -> Option<usize> {
-        let cols = &catalog.tables[t].columns;
-        let w = |i: usize| words(&cols[i].name);
+        let cols = &prepared.tables[t].columns;
+        let w = |i: usize| cols[i].words.as_slice();
         (0..cols.len())
-            .find(|&i| matches!(w(i).as_slice(), [x] if x == "nam" || x == "titl"))
+            .find(|&i| matches!(w(i), [x] if x == "nam" || x == "titl"))
             .or_else(|| (0..cols.len()).find(|&i| w(i).iter().any(|x| x == "nam" || x == "titl")))
     };
     // Phase 1: relevant tables with their essential columns, best first.

@@ -440,7 +440,7 @@ pub fn evaluate_merged(
         }
     }
     let total: usize = merged.tables.iter().map(|t| t.columns.len()).sum();
-    let graph = crate::linking::graph::JoinGraph::build(&merged);
+    let prepared = crate::linking::Prepared::new(&merged);
     let samples = Samples::new();
     let full_tokens = {
         let full = Context::build(
@@ -466,7 +466,7 @@ pub fn evaluate_merged(
         };
         let l = crate::linking::link_with(
             &merged,
-            &graph,
+            &prepared,
             &q.question,
             None,
             LinkBudget { max_columns },
