@@ -47,10 +47,11 @@ pub struct FinishedRun {
     pub answer: Option<AnswerCell>,
 }
 
+/// The writes that go through the group commit.
 pub(crate) enum Op {
     InsertRun(NewRun),
     FinishRun(Box<FinishedRun>),
-    CellLastRun { cell_id: i64, summary: String },
+    LastRunOfCell { cell_id: i64, summary: String },
 }
 
 pub(crate) enum Done {
@@ -180,7 +181,7 @@ async fn apply(conn: &mut SqliteConnection, op: &mut Op) -> Result<Done, StoreEr
             .await?;
             Ok(Done::Unit)
         }
-        Op::CellLastRun { cell_id, summary } => {
+        Op::LastRunOfCell { cell_id, summary } => {
             sqlx::query("UPDATE cells SET last_run = ? WHERE id = ?")
                 .bind(&*summary)
                 .bind(*cell_id)

@@ -470,7 +470,7 @@ impl Store {
         summary: &serde_json::Value,
     ) -> Result<(), StoreError> {
         self.commits
-            .submit(crate::group_commit::Op::CellLastRun {
+            .submit(crate::group_commit::Op::LastRunOfCell {
                 cell_id,
                 summary: summary.to_string(),
             })
