@@ -166,8 +166,8 @@ pub async fn start(
         None => Generator::builtin(),
     };
     let handle = state.runs.create();
-    let mut recorded = Some(
-        state
+    let queued = async {
+        let pending = state
             .store
             .queue_insert_run(&NewRun {
                 id: handle.id.clone(),
@@ -177,13 +177,20 @@ pub async fn start(
                 provider: generator.provider_name().into(),
                 model: generator.model().into(),
             })
-            .await?,
-    );
-    if record == Record::BeforeStart
-        && let Some(pending) = recorded.take()
-    {
-        pending.wait().await?;
-    }
+            .await?;
+        match record {
+            Record::BeforeStart => pending.wait().await.map(|()| None),
+            Record::Alongside => Ok(Some(pending)),
+        }
+    };
+    let recorded = match queued.await {
+        Ok(recorded) => recorded,
+        Err(e) => {
+            // Never started: it must not linger in the registry as a run in progress.
+            state.runs.forget(&handle.id);
+            return Err(e.into());
+        }
+    };
     metrics::gauge!("querypad_agent_runs_in_progress").increment(1.0);
     let state2 = state.clone();
     let h = handle.clone();
